@@ -1,0 +1,31 @@
+# Task runner. `make test` works on a fresh machine with only Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(PY) -e . --group dev
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project with its dev group
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## lint, type-check and run the whole test suite
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

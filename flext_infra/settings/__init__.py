@@ -1,0 +1,27 @@
+"""Infrastructure settings (pydantic-settings, ``FLEXT_*`` variables)."""
+
+from flext_infra.settings._settings import (
+    GROUPS,
+    AlertSettings,
+    ApiSettings,
+    DatabaseSettings,
+    FlextSettings,
+    LogFormat,
+    OracleSettings,
+    RootSettings,
+    SettingsGroup,
+    load_settings,
+)
+
+__all__ = [
+    "GROUPS",
+    "AlertSettings",
+    "ApiSettings",
+    "DatabaseSettings",
+    "FlextSettings",
+    "LogFormat",
+    "OracleSettings",
+    "RootSettings",
+    "SettingsGroup",
+    "load_settings",
+]

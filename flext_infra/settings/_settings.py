@@ -1,0 +1,287 @@
+"""Infrastructure settings: one pydantic-settings group per concern, each with its prefix.
+
+| Group            | Prefix           |
+|------------------|------------------|
+| FlextSettings    | ``FLEXT_``       |
+| ApiSettings      | ``FLEXT_API_``   |
+| OracleSettings   | ``FLEXT_ORACLE_``|
+| DatabaseSettings | ``FLEXT_DATABASE_`` |
+| AlertSettings    | ``FLEXT_ALERT_`` |
+
+Sources, highest priority first: explicit arguments, environment variables,
+the ``.env`` file (or the file named by ``FLEXT_ENV_FILE``), and the secrets
+directory named by ``FLEXT_SECRETS_DIR`` (one file per variable, as Docker and
+Kubernetes mount them). Every secret is a ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flext_infra._environment import Environment
+from flext_infra._errors import ConfigurationError
+
+LogFormat = Literal["console", "json"]
+
+
+class SettingsGroup(BaseSettings):
+    """Base of every settings group: ``.env`` aware, extra variables ignored."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+    #: The variable prefix, kept here so errors can name the variable.
+    prefix: ClassVar[str] = "FLEXT_"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        prefix = cls.model_config.get("env_prefix")
+        if prefix:
+            cls.prefix = prefix
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable behind ``field``."""
+        return f"{cls.prefix}{field.upper()}"
+
+    def secret_values(self) -> list[str]:
+        """The plain values of every secret set in this group (for log redaction)."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+
+class ApiSettings(SettingsGroup):
+    """The HTTP client (``FLEXT_API_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_API_")
+
+    base_url: str | None = Field(None, description="Base URL of the REST API.")
+    timeout: float = Field(30.0, gt=0, description="Per-attempt timeout in seconds.")
+    max_retries: int = Field(5, ge=0, le=50, description="Retries after the first attempt.")
+    verify_tls: bool = Field(True, description="Verify TLS certificates.")
+    username: str | None = Field(None, description="Basic auth user.")
+    password: SecretStr | None = Field(None, description="Basic auth password.")
+    token: SecretStr | None = Field(None, description="Bearer token.")
+    api_key: SecretStr | None = Field(None, description="API key.")
+
+
+class OracleSettings(SettingsGroup):
+    """The Oracle connection pool (``FLEXT_ORACLE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_ORACLE_")
+
+    host: str | None = Field(None, description="Database host.")
+    port: int = Field(1521, ge=1, le=65535, description="Listener port.")
+    service_name: str | None = Field(None, description="Service name.")
+    user: str | None = Field(None, description="Database user.")
+    password: SecretStr | None = Field(None, description="Database password.")
+    protocol: Literal["tcp", "tcps"] = Field("tcp", description="tcp, or tcps for TLS.")
+    wallet_location: Path | None = Field(None, description="Wallet directory (TCPS).")
+    wallet_password: SecretStr | None = Field(None, description="Wallet password.")
+    pool_min: int = Field(2, ge=0, description="Minimum pool size.")
+    pool_max: int = Field(2, ge=1, description="Maximum pool size.")
+
+    @property
+    def configured(self) -> bool:
+        """True when enough is set to try connecting."""
+        return bool(self.host and self.user)
+
+
+class DatabaseSettings(SettingsGroup):
+    """A non-Oracle database given as a SQLAlchemy URL (``FLEXT_DATABASE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_DATABASE_")
+
+    url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db."
+    )
+
+
+class AlertSettings(SettingsGroup):
+    """Alert channels (``FLEXT_ALERT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_ALERT_")
+
+    webhook_url: SecretStr | None = Field(None, description="Generic JSON webhook URL.")
+    slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL.")
+    smtp_host: str | None = Field(None, description="SMTP server host.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_user: str | None = Field(None, description="SMTP user.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    email_from: str | None = Field(None, description="Sender address.")
+    email_to: str | None = Field(None, description="Comma-separated recipients.")
+
+
+class RootSettings(SettingsGroup):
+    """Process-wide settings (``FLEXT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_")
+
+    environment: Environment = Field(Environment.DEVELOPMENT, description="Deployment environment.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Minimum log level."
+    )
+    log_format: LogFormat | None = Field(
+        None, description="console or json; by default console in development and test."
+    )
+    data_dir: Path = Field(Path(".flext"), description="Where local files are kept.")
+
+
+#: Every group, by attribute name on :class:`FlextSettings`.
+GROUPS: dict[str, type[SettingsGroup]] = {
+    "api": ApiSettings,
+    "oracle": OracleSettings,
+    "database": DatabaseSettings,
+    "alert": AlertSettings,
+}
+
+
+class FlextSettings:
+    """All settings groups, loaded and checked together.
+
+    Build it with :func:`load_settings`. Attributes
+    are the groups (``settings.api.timeout``) plus the root fields
+    (``settings.environment``).
+    """
+
+    def __init__(
+        self,
+        root: RootSettings,
+        api: ApiSettings,
+        oracle: OracleSettings,
+        database: DatabaseSettings,
+        alert: AlertSettings,
+    ) -> None:
+        self.root = root
+        self.api = api
+        self.oracle = oracle
+        self.database = database
+        self.alert = alert
+
+    @property
+    def environment(self) -> Environment:
+        """The deployment environment."""
+        return self.root.environment
+
+    @property
+    def log_level(self) -> str:
+        """The minimum log level."""
+        return self.root.log_level
+
+    @property
+    def log_format(self) -> LogFormat:
+        """The log renderer: console in development and test, JSON when deployed."""
+        if self.root.log_format is not None:
+            return self.root.log_format
+        return "json" if self.environment.is_deployed else "console"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where local files (the SQLite database, caches, rejects) are kept."""
+        return self.root.data_dir
+
+    def groups(self) -> dict[str, SettingsGroup]:
+        """Every group by name, the root as ``"root"``."""
+        return {"root": self.root, **{name: getattr(self, name) for name in GROUPS}}
+
+    def secret_values(self) -> list[str]:
+        """Every secret value set anywhere, for the log redaction processor."""
+        return [v for group in self.groups().values() for v in group.secret_values()]
+
+    def redacted(self) -> dict[str, dict[str, Any]]:
+        """A plain dict of every setting with secrets shown as ``**********``."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, group in self.groups().items():
+            out[name] = {
+                field: ("**********" if isinstance(v, SecretStr) else v)
+                for field, v in group.model_dump().items()
+            }
+        return out
+
+
+def _describe(group: type[SettingsGroup], exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else ""
+        var = group.variable(field) if field else group.prefix + "*"
+        annotation = group.model_fields[field].annotation if field in group.model_fields else None
+        secret = "SecretStr" in repr(annotation)
+        got = "" if secret or err["type"] == "missing" else f" (got {err['input']!r})"
+        lines.append(f"{var}: {err['msg']}{got}")
+    return lines
+
+
+def load_settings(
+    *,
+    env_file: str | Path | None = None,
+    secrets_dir: str | Path | None = None,
+    environment: Environment | str | None = None,
+) -> FlextSettings:
+    """Read every settings group and check them together.
+
+    Args:
+        env_file: The ``.env`` file to read. Defaults to ``FLEXT_ENV_FILE`` or ``.env``.
+        secrets_dir: A directory of one-file-per-variable secrets. Defaults to
+            ``FLEXT_SECRETS_DIR``.
+        environment: Overrides ``FLEXT_ENVIRONMENT``.
+
+    Raises:
+        ConfigurationError: one line per invalid variable, naming it.
+    """
+    env_file = env_file or os.environ.get("FLEXT_ENV_FILE") or ".env"
+    secrets_dir = secrets_dir or os.environ.get("FLEXT_SECRETS_DIR")
+    sources: dict[str, Any] = {"_env_file": env_file}
+    if secrets_dir:
+        if not Path(secrets_dir).is_dir():
+            raise ConfigurationError(f"FLEXT_SECRETS_DIR: {secrets_dir} is not a directory")
+        sources["_secrets_dir"] = secrets_dir
+
+    problems: list[str] = []
+    built: dict[str, SettingsGroup] = {}
+    overrides: dict[str, Any] = {}
+    if environment is not None:
+        overrides["environment"] = Environment(environment)
+    all_groups: dict[str, type[SettingsGroup]] = {"root": RootSettings, **GROUPS}
+    for name, group in all_groups.items():
+        try:
+            built[name] = group(**sources, **(overrides if name == "root" else {}))
+        except ValidationError as exc:
+            problems.extend(_describe(group, exc))
+    if problems:
+        raise ConfigurationError(problems)
+
+    settings = FlextSettings(**built)  # type: ignore[arg-type]
+    problems.extend(_environment_rules(settings))
+    if problems:
+        raise ConfigurationError(problems)
+    return settings
+
+
+def _environment_rules(settings: FlextSettings) -> list[str]:
+    """Checks that depend on the environment."""
+    problems = []
+    env = settings.environment
+    if env.is_deployed and not settings.api.verify_tls:
+        problems.append(
+            f"{ApiSettings.variable('verify_tls')}: TLS verification cannot be disabled in {env}"
+        )
+    if settings.oracle.pool_min > settings.oracle.pool_max:
+        problems.append(
+            f"{OracleSettings.variable('pool_min')}: must not exceed "
+            f"{OracleSettings.variable('pool_max')} "
+            f"({settings.oracle.pool_min} > {settings.oracle.pool_max})"
+        )
+    return problems
