@@ -474,12 +474,18 @@ class Container(_Owner):
             except Exception as exc:
                 raise ServiceCreationError(reg.key, exc) from exc
             return instance, lambda _inst, gen=result: _finish_generator(gen)
-        if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
+        if inspect.isgeneratorfunction(getattr(reg.factory, "__wrapped__", None)):
+            # A @contextmanager factory: enter it; the instance is what it yields.
             try:
                 instance = result.__enter__()
             except Exception as exc:
                 raise ServiceCreationError(reg.key, exc) from exc
             return instance, lambda _inst, cm=result: cm.__exit__(None, None, None)
+        if callable(getattr(result, "close", None)) and hasattr(result, "__exit__"):
+            # A closeable resource (httpx.Client, an engine wrapper): exit it on cleanup.
+            # Not entered: entering arbitrary context managers has side effects
+            # (a Lock would be acquired; Path.__enter__ is deprecated).
+            return result, lambda inst: inst.__exit__(None, None, None)
         return result, None
 
     def _dependency_key(self, p: _Param) -> Key | None:

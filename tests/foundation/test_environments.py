@@ -1,0 +1,96 @@
+"""Environments: each registers its own services, declared as data."""
+
+from __future__ import annotations
+
+import pytest
+
+from flext_infra import Container, Environment, FlextSettings, configure_for_testing
+from flext_infra.environments import (
+    ServiceSpec,
+    register_profile,
+    validate_environment,
+    validate_environments,
+)
+from flext_infra.settings import load_settings
+
+
+def test_environment_from_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FLEXT_ENVIRONMENT chooses the environment; development is the default."""
+    assert Environment.current() is Environment.DEVELOPMENT
+    monkeypatch.setenv("FLEXT_ENVIRONMENT", "prod")
+    assert Environment.current() is Environment.PRODUCTION
+
+
+@pytest.mark.parametrize("env", list(Environment))
+def test_for_environment_for_all_four(env: Environment) -> None:
+    """for_environment builds each environment's container with its settings and services."""
+    container = Container.for_environment(env)
+    try:
+        assert container.environment is env
+        settings = container.resolve("settings")
+        assert isinstance(settings, FlextSettings)
+        assert container.resolve(FlextSettings) is settings
+        assert settings.environment is env
+        assert container.validate().ok, container.validate().problems()
+        data_dir = container.resolve("data_dir")
+        assert data_dir.is_dir()
+    finally:
+        container.dispose()
+
+
+def test_environment_from_settings_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no explicit environment, FLEXT_ENVIRONMENT picks the profile."""
+    monkeypatch.setenv("FLEXT_ENVIRONMENT", "test")
+    container = Container.for_environment()
+    try:
+        assert container.environment is Environment.TEST
+    finally:
+        container.dispose()
+
+
+def test_configure_for_testing_uses_a_temporary_data_dir() -> None:
+    """The test profile's data dir is temporary and removed on dispose."""
+    container = configure_for_testing()
+    data_dir = container.resolve("data_dir")
+    assert data_dir.is_dir() and "flext-test-" in data_dir.name
+    container.dispose()
+    assert not data_dir.exists()
+
+
+def test_upstream_alias_methods_register_profiles() -> None:
+    """register_*_services() are thin aliases registering that profile."""
+    for method, env in [
+        ("register_production_services", Environment.PRODUCTION),
+        ("register_development_services", Environment.DEVELOPMENT),
+        ("register_test_services", Environment.TEST),
+    ]:
+        c = Container()
+        getattr(c, method)(load_settings(environment=env))
+        assert c.resolve("settings").environment is env
+        c.dispose()
+
+
+def test_specs_apply_only_to_their_environments() -> None:
+    """A spec limited to some environments is registered only there."""
+    spec = ServiceSpec("only_prod", lambda: "p", environments=frozenset({Environment.PRODUCTION}))
+    for env, expected in [(Environment.PRODUCTION, True), (Environment.TEST, False)]:
+        c = Container()
+        register_profile(c, env, load_settings(environment=env), [spec])
+        assert c.is_registered("only_prod") is expected
+        c.dispose()
+
+
+def test_validate_all_four_environments() -> None:
+    """The shipped profiles validate in all four environments."""
+    reports = validate_environments()
+    assert set(reports) == set(Environment)
+    for env, report in reports.items():
+        assert report.ok, (env, report.problems())
+
+
+def test_validate_environment_reports_bad_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation of an environment names a bad variable instead of raising."""
+    monkeypatch.setenv("FLEXT_API_MAX_RETRIES", "-1")
+    report = validate_environment("staging")
+    assert not report.ok
+    assert any(p.startswith("FLEXT_API_MAX_RETRIES") for p in report.problems())
