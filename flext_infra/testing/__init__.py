@@ -1,0 +1,28 @@
+"""Testing support: the sample REST API server (WMS LGF v10 shape, generic paginators, faults).
+
+Run it in the foreground with ``python -m flext_infra.testing.sample_api --port 8080``.
+"""
+
+from flext_infra.testing._data import ENTITIES, GENERIC_ENTITY, EntitySpec, FieldSpec
+from flext_infra.testing._faults import Faults, RequestRecord
+from flext_infra.testing._server import (
+    GENERIC_MODES,
+    GENERIC_PREFIX,
+    WMS_PREFIX,
+    RequestLog,
+    SampleApi,
+)
+
+__all__ = [
+    "ENTITIES",
+    "GENERIC_ENTITY",
+    "GENERIC_MODES",
+    "GENERIC_PREFIX",
+    "WMS_PREFIX",
+    "EntitySpec",
+    "Faults",
+    "FieldSpec",
+    "RequestLog",
+    "RequestRecord",
+    "SampleApi",
+]

@@ -1,0 +1,69 @@
+"""Fault injection settings for the sample API, and the request log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class Faults:
+    """What the sample API does wrong, per server instance.
+
+    Counters (``*_next``) count down, one per request they affect, so a test can
+    say "the next two requests fail" and get exactly that. Faults apply to every
+    path except ``/health`` and ``/oauth/token`` unless ``paths`` names
+    prefixes; an outage hits every path.
+
+    Attributes:
+        outage: Every request answers ``outage_status`` ("everything fails").
+        fail_next: The next N requests answer ``fail_status``.
+        error_ratio: A share (0..1) of requests answer one of ``error_statuses``.
+        rate_limit_next: The next N requests answer 429 with ``Retry-After``.
+        retry_after: The ``Retry-After`` delay in seconds.
+        retry_after_form: ``"seconds"`` (``Retry-After: 2``) or ``"date"`` (an HTTP date).
+        server_rate_limit: ``(limit, window_s)``: a fixed-window limit that answers
+            429 past ``limit`` requests per window and always sends the
+            ``X-RateLimit-*`` and IETF ``RateLimit``/``RateLimit-Policy`` headers.
+        slow_s: Every affected response is delayed by this many seconds.
+        drop_next: The next N responses close the connection halfway through
+            the body (``Content-Length`` says more than is sent).
+        truncate_next: The next N responses send a chunked body that stops
+            mid-JSON without its last chunk.
+        unauthorized_next: The next N requests answer 401 whatever their credentials.
+        paths: Path prefixes the faults apply to; empty means all but the exempt ones.
+        seed: Seeds the ``error_ratio`` draws, so runs repeat.
+    """
+
+    outage: bool = False
+    outage_status: int = 503
+    fail_next: int = 0
+    fail_status: int = 503
+    error_ratio: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 503)
+    rate_limit_next: int = 0
+    retry_after: float = 1.0
+    retry_after_form: Literal["seconds", "date"] = "seconds"
+    server_rate_limit: tuple[int, float] | None = None
+    slow_s: float = 0.0
+    drop_next: int = 0
+    truncate_next: int = 0
+    unauthorized_next: int = 0
+    paths: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the sample API answered (credentials are never kept)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    fault: str | None = None
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+    auth_scheme: str | None = None
+    at: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)

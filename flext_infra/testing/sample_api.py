@@ -1,0 +1,68 @@
+"""Run the sample API in the foreground: ``python -m flext_infra.testing.sample_api``.
+
+Logs go to stderr; the first line on stdout is the base URL, so a script can
+start the server and read where it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from flext_infra.observability import configure_logging, get_logger
+from flext_infra.testing._faults import Faults
+from flext_infra.testing._server import SampleApi
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (shared with ``flext sample-api``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m flext_infra.testing.sample_api",
+        description="Serve the sample WMS LGF v10 / generic paginator API on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--records", type=int, default=1000, help="records per entity")
+    parser.add_argument("--username", default=None, help="basic auth user (default: no auth)")
+    parser.add_argument("--password", default=None, help="basic auth password")
+    parser.add_argument("--error-ratio", type=float, default=0.0, help="share of 500/503 answers")
+    parser.add_argument("--slow", type=float, default=0.0, help="seconds added to each answer")
+    parser.add_argument("--outage", action="store_true", help="answer 503 to everything")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until interrupted; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    configure_logging(level="INFO")
+    log = get_logger("flext.sample_api")
+    faults = Faults(error_ratio=args.error_ratio, slow_s=args.slow, outage=args.outage)
+    try:
+        api = SampleApi(
+            records=args.records,
+            port=args.port,
+            host=args.host,
+            username=args.username,
+            password=args.password,
+            faults=faults,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    api.start()
+    print(api.base_url, flush=True)
+    log.info("sample_api.started", base_url=api.base_url, records=args.records)
+    try:
+        assert api._thread is not None
+        while api._thread.is_alive():
+            api._thread.join(0.5)
+    except KeyboardInterrupt:
+        log.info("sample_api.stopping")
+    finally:
+        api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
