@@ -27,6 +27,7 @@ from flext_infra._environment import Environment
 from flext_infra._errors import ConfigurationError
 
 LogFormat = Literal["console", "json"]
+Severity = Literal["low", "medium", "high", "critical"]
 
 
 class SettingsGroup(BaseSettings):
@@ -76,37 +77,166 @@ class ApiSettings(SettingsGroup):
     password: SecretStr | None = Field(None, description="Basic auth password.")
     token: SecretStr | None = Field(None, description="Bearer token.")
     api_key: SecretStr | None = Field(None, description="API key.")
+    api_key_name: str = Field("X-API-Key", description="Header or query parameter of the key.")
+    api_key_in: Literal["header", "query"] = Field("header", description="Where the key goes.")
+    oauth_token_url: str | None = Field(None, description="OAuth2 client-credentials token URL.")
+    oauth_client_id: str | None = Field(None, description="OAuth2 client id.")
+    oauth_client_secret: SecretStr | None = Field(None, description="OAuth2 client secret.")
+    oauth_scope: str | None = Field(None, description="OAuth2 scope (space-separated).")
+    connect_timeout: float = Field(10.0, gt=0, description="Per-attempt connect timeout (s).")
+    total_timeout: float | None = Field(
+        300.0, gt=0, description="Budget of one request, retries and waits included (s)."
+    )
+    backoff_initial: float = Field(0.5, ge=0, description="First retry wait (s), doubled.")
+    backoff_max: float = Field(30.0, gt=0, description="Longest backoff wait (s).")
+    retry_after_cap: float = Field(120.0, ge=0, description="Longest Retry-After honoured (s).")
+    retry_methods: str = Field(
+        "GET,HEAD,OPTIONS,PUT,DELETE,TRACE", description="Comma-separated methods retried."
+    )
+    rate_limit_per_second: float | None = Field(
+        None, gt=0, description="Requests per second per host (unset: no local limit)."
+    )
+    rate_limit_burst: int = Field(1, ge=1, description="Token-bucket burst size.")
+    breaker_failure_ratio: float = Field(
+        0.5, gt=0, le=1, description="Failure share that opens the circuit breaker."
+    )
+    breaker_window_s: float = Field(60.0, gt=0, description="Breaker sliding window (s).")
+    breaker_min_calls: int = Field(10, ge=1, description="Calls in the window before it opens.")
+    breaker_break_s: float = Field(30.0, ge=0, description="Open time before a probe (s).")
+    cache_enabled: bool = Field(True, description="RFC 9111 HTTP cache (ETag revalidation).")
+    cache_path: Path | None = Field(None, description="SQLite cache file (unset: in memory).")
+    zero_waits: bool = Field(False, description="Skip every wait (tests); decisions are kept.")
+    loopback_only: bool = Field(False, description="Refuse every host but loopback (tests).")
 
 
 class OracleSettings(SettingsGroup):
-    """The Oracle connection pool (``FLEXT_ORACLE_*``)."""
+    """The Oracle connection pool (``FLEXT_ORACLE_*``).
+
+    The database is named in one of four ways: ``host`` + ``port`` +
+    ``service_name``; ``host`` + ``port`` + ``sid``; ``dsn`` holding an Easy
+    Connect string or a full connect descriptor; or ``dsn`` holding a TNS alias
+    looked up in ``tnsnames.ora`` under ``config_dir`` (for an Autonomous
+    Database wallet, ``config_dir`` defaults to ``wallet_location``).
+    """
 
     model_config = SettingsConfigDict(env_prefix="FLEXT_ORACLE_")
 
     host: str | None = Field(None, description="Database host.")
     port: int = Field(1521, ge=1, le=65535, description="Listener port.")
     service_name: str | None = Field(None, description="Service name.")
+    sid: str | None = Field(None, description="SID, for databases without a service name.")
+    dsn: str | None = Field(
+        None, description="Easy Connect string, full connect descriptor or TNS alias."
+    )
+    config_dir: Path | None = Field(
+        None, description="Directory holding tnsnames.ora (for a TNS alias in dsn)."
+    )
     user: str | None = Field(None, description="Database user.")
     password: SecretStr | None = Field(None, description="Database password.")
     protocol: Literal["tcp", "tcps"] = Field("tcp", description="tcp, or tcps for TLS.")
     wallet_location: Path | None = Field(None, description="Wallet directory (TCPS).")
     wallet_password: SecretStr | None = Field(None, description="Wallet password.")
+    ssl_server_dn_match: bool = Field(
+        True, description="TCPS: check the server certificate's DN against the host."
+    )
+    ssl_server_cert_dn: str | None = Field(
+        None, description="TCPS: the exact DN expected on the server certificate."
+    )
     pool_min: int = Field(2, ge=0, description="Minimum pool size.")
     pool_max: int = Field(2, ge=1, description="Maximum pool size.")
+    pool_increment: int = Field(
+        0, ge=0, description="Connections opened at once when the pool grows (0: fixed size)."
+    )
+    pool_getmode: Literal["wait", "nowait", "forceget", "timedwait"] = Field(
+        "timedwait", description="What acquire() does when every connection is busy."
+    )
+    pool_wait_timeout: int = Field(
+        10_000, ge=0, description="timedwait: milliseconds acquire() waits for a connection."
+    )
+    max_lifetime_session: int = Field(
+        0, ge=0, description="Seconds a pooled session may live (0: no limit)."
+    )
+    ping_interval: int = Field(
+        60, ge=-1, description="Seconds idle before acquire() pings the connection (-1: never)."
+    )
+    tcp_connect_timeout: float = Field(
+        10.0, gt=0, description="Seconds to establish the TCP connection to the listener."
+    )
+    retry_count: int = Field(0, ge=0, le=20, description="Connection attempts retried.")
+    retry_delay: int = Field(1, ge=0, description="Seconds between connection retries.")
+    call_timeout: int = Field(
+        0, ge=0, description="Milliseconds one database round trip may take (0: no limit)."
+    )
+    current_schema: str | None = Field(
+        None, description="ALTER SESSION SET CURRENT_SCHEMA for every pooled session."
+    )
+    nls_date_format: str | None = Field(None, description="Session NLS_DATE_FORMAT.")
+    nls_timestamp_format: str | None = Field(None, description="Session NLS_TIMESTAMP_FORMAT.")
+    nls_timestamp_tz_format: str | None = Field(
+        None, description="Session NLS_TIMESTAMP_TZ_FORMAT."
+    )
+    nls_numeric_characters: str | None = Field(
+        None, description="Session NLS_NUMERIC_CHARACTERS (decimal and group, e.g. '.,')."
+    )
+    time_zone: str | None = Field(None, description="Session TIME_ZONE, e.g. 'UTC' or '+00:00'.")
+    thick_lib_dir: Path | None = Field(
+        None, description="Oracle Client library directory: set only to use thick mode."
+    )
+    close_grace_seconds: float = Field(
+        10.0, ge=0, description="On dispose, seconds to wait for busy connections to return."
+    )
 
     @property
     def configured(self) -> bool:
         """True when enough is set to try connecting."""
-        return bool(self.host and self.user)
+        return bool((self.host or self.dsn) and self.user)
+
+    def problems(self) -> list[str]:
+        """Why these settings cannot name one database (empty when they can)."""
+        var = type(self).variable
+        out: list[str] = []
+        if not self.user:
+            out.append(f"{var('user')}: not set")
+        if not (self.host or self.dsn):
+            out.append(f"{var('host')} (with {var('service_name')}) or {var('dsn')}: not set")
+        if self.host and self.dsn:
+            out.append(f"{var('host')} and {var('dsn')}: set only one of them")
+        if self.host and not (self.service_name or self.sid):
+            out.append(f"{var('service_name')} or {var('sid')}: needed with {var('host')}")
+        if self.service_name and self.sid:
+            out.append(f"{var('service_name')} and {var('sid')}: set only one of them")
+        if self.pool_min > self.pool_max:
+            out.append(f"{var('pool_min')}: must not exceed {var('pool_max')}")
+        return out
 
 
 class DatabaseSettings(SettingsGroup):
     """A non-Oracle database given as a SQLAlchemy URL (``FLEXT_DATABASE_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="FLEXT_DATABASE_")
+    model_config = SettingsConfigDict(env_prefix="FLEXT_DATABASE_", populate_by_name=True)
 
     url: SecretStr | None = Field(
         None, description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db."
+    )
+    sqlite_busy_timeout: float = Field(
+        30.0, ge=0, description="SQLite: seconds a writer waits for a lock before failing."
+    )
+    sqlite_file: str = Field(
+        "flext.db", description="SQLite file name under the data directory (development)."
+    )
+    pool_size: int = Field(5, ge=1, description="Connections kept by the SQLAlchemy pool.")
+    max_overflow: int = Field(5, ge=0, description="Extra connections beyond pool_size.")
+    pool_timeout: float = Field(
+        30.0, gt=0, description="Seconds acquire() waits for a pooled connection."
+    )
+    connect_timeout: int = Field(10, ge=1, description="Seconds to connect (PostgreSQL).")
+    close_grace_seconds: float = Field(
+        10.0, ge=0, description="On dispose, seconds to wait for busy connections to return."
+    )
+    test_postgres_url: SecretStr | None = Field(
+        None,
+        validation_alias="FLEXT_TEST_POSTGRES_URL",
+        description="Test profile: use this PostgreSQL URL instead of a temporary SQLite file.",
     )
 
 
@@ -123,6 +253,31 @@ class AlertSettings(SettingsGroup):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     email_from: str | None = Field(None, description="Sender address.")
     email_to: str | None = Field(None, description="Comma-separated recipients.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none."
+    )
+    smtp_timeout: float = Field(10.0, gt=0, description="SMTP connect/command timeout (s).")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the SMTP server (default: system CAs)."
+    )
+    pipeline_name: str = Field("flext", description="Pipeline name put on every alert.")
+    log_min_severity: Severity = Field("low", description="Minimum severity for the log.")
+    webhook_min_severity: Severity = Field("medium", description="Minimum for the webhook.")
+    slack_min_severity: Severity = Field("medium", description="Minimum for Slack.")
+    email_min_severity: Severity = Field("high", description="Minimum for email.")
+    cooldown_s: float = Field(
+        900.0, ge=0, description="Repeats of one fingerprint are held back this long (s)."
+    )
+    retry_attempts: int = Field(3, ge=1, le=10, description="Delivery attempts per channel.")
+    retry_backoff_s: float = Field(1.0, ge=0, description="First retry wait (s), doubled.")
+    retry_backoff_max_s: float = Field(30.0, ge=0, description="Cap on one retry wait (s).")
+    http_timeout: float = Field(10.0, gt=0, description="Webhook/Slack request timeout (s).")
+    state_file: Path | None = Field(
+        None, description="JSON file keeping dedup/resolve state across runs."
+    )
+    record_dir: Path | None = Field(
+        None, description="Test profile: append every alert to <dir>/alerts.jsonl."
+    )
 
 
 class RootSettings(SettingsGroup):
