@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -100,11 +100,14 @@ class Freshness(_Model):
         max_age: How old the newest value may be: seconds or ``"24h"``/``"2d"``.
         max_future: How far in the future one value may be (clock skew) before the
             record is rejected; unlimited when omitted.
+        action: ``fail`` breaks the run when the data is stale; ``warn`` reports
+            it (report warnings and a low alert) without failing.
     """
 
     field: str | None = None
     max_age: float
     max_future: float | None = None
+    action: Literal["fail", "warn"] = "fail"
 
     @field_validator("max_age", "max_future", mode="before")
     @classmethod

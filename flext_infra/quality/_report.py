@@ -73,6 +73,8 @@ class QualityReport:
     streams: dict[str, StreamReport] = field(default_factory=dict)
     breaches: list[Breach] = field(default_factory=list)
     reject_path: str | None = None
+    #: Problems configured as warnings (``freshness.action: warn``): reported, not fatal.
+    warnings: list[Breach] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,6 +101,7 @@ class QualityReport:
             "reject_path": self.reject_path,
             "streams": {name: s.to_dict() for name, s in self.streams.items()},
             "breaches": [b.__dict__ for b in self.breaches],
+            "warnings": [w.__dict__ for w in self.warnings],
         }
 
     def raise_if_failed(self) -> None:

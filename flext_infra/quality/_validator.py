@@ -240,6 +240,7 @@ class DataValidator:
                 for name, r in self._reports.items()
             }
         breaches: list[Breach] = []
+        warnings: list[Breach] = []
         for name, sr in streams.items():
             limits = self.config.thresholds(name)
             if limits.min_records is not None and sr.records < limits.min_records:
@@ -268,8 +269,9 @@ class DataValidator:
             if rules.freshness is not None and compiled is not None and sr.records:
                 newest = self._newest.get(name)
                 age_limit = rules.freshness.max_age
+                stale = breaches if rules.freshness.action == "fail" else warnings
                 if newest is None:
-                    breaches.append(
+                    stale.append(
                         Breach(
                             name,
                             "freshness",
@@ -279,7 +281,7 @@ class DataValidator:
                 else:
                     age = (self._clock() - newest).total_seconds()
                     if age > age_limit:
-                        breaches.append(
+                        stale.append(
                             Breach(
                                 name,
                                 "freshness",
@@ -288,7 +290,7 @@ class DataValidator:
                             )
                         )
         path = str(self.reject_store.path) if self.reject_store.path else None
-        return QualityReport(self.run_id, streams, breaches, path)
+        return QualityReport(self.run_id, streams, breaches, path, warnings)
 
     def finish(self, *, raise_on_breach: bool = True) -> QualityReport:
         """Judge thresholds, alert, log the summary and close the reject store.
@@ -333,8 +335,18 @@ class DataValidator:
                         "reject_path": report.reject_path,
                     },
                 )
+        for w in report.warnings:
+            log.warning("quality.warning", stream_name=w.stream, kind=w.kind, msg=w.message)
         if self.alert_manager is None:
             return
+        for w in report.warnings:
+            self.alert_manager.send_data_quality_alert(
+                w.stream,
+                w.message,
+                pipeline_name=self.pipeline_name,
+                severity="low",
+                context={"check": w.kind, "run_id": report.run_id},
+            )
         for name, sr in report.streams.items():
             if sr.rejected and name not in breached:
                 self.alert_manager.send_data_quality_alert(
