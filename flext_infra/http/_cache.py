@@ -1,0 +1,81 @@
+"""Layer 5: the RFC 9111 HTTP cache (hishel 2.x), with our events and metrics around it.
+
+hishel runs in RFC mode as a *private* cache: our client acts for one user,
+so responses to requests with ``Authorization`` may be stored (a shared
+cache must not store them). A stored response that is stale (``no-cache``,
+``max-age=0``, or no freshness at all) is revalidated with ``If-None-Match``
+/ ``If-Modified-Since``; a 304 is answered from the cache.
+
+Storage is SQLite: a file for a cache that outlives the process (the next
+run revalidates instead of downloading again) or ``:memory:``. We open the
+connection ourselves, because given only a path hishel also writes a
+``.gitignore`` holding ``*`` into that directory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from flext_infra.http._httpx import (
+    BaseTransport,
+    CacheOptions,
+    CacheTransport,
+    Request,
+    Response,
+    SqliteStorage,
+)
+from flext_infra.http._observe import HttpMetrics, host_of, log, mask_url
+
+
+def open_storage(path: Path | None) -> SqliteStorage:
+    """hishel's SQLite storage on ``path``, or in memory when ``path`` is None."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(
+        ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+    )
+    return SqliteStorage(connection=connection)
+
+
+class CacheLayer(BaseTransport):
+    """hishel's cache transport, reporting hits, revalidations and stores."""
+
+    def __init__(
+        self,
+        inner: BaseTransport,
+        *,
+        path: Path | None,
+        metrics: HttpMetrics,
+        secret_params: frozenset[str] = frozenset(),
+    ) -> None:
+        self.storage = open_storage(path)
+        self.path = path
+        self._cache = CacheTransport(
+            next_transport=inner, storage=self.storage, rfc=CacheOptions(shared=False)
+        )
+        self._metrics = metrics
+        self._secret_params = secret_params
+
+    def handle_request(self, request: Request) -> Response:
+        response = self._cache.handle_request(request)
+        status = response.extensions.get("caching")
+        if status:
+            host = host_of(request)
+            if status.get("from_cache"):
+                self._metrics.incr(host, "cache_hits")
+                if status.get("revalidated"):
+                    self._metrics.incr(host, "cache_revalidations")
+                log.info(
+                    "http.cache.hit",
+                    host=host,
+                    url=mask_url(request.url, self._secret_params),
+                    revalidated=bool(status.get("revalidated")),
+                )
+            elif status.get("stored"):
+                self._metrics.incr(host, "cache_stores")
+                log.debug("http.cache.stored", host=host, url=request.url.path)
+        return response
+
+    def close(self) -> None:
+        self._cache.close()

@@ -1,0 +1,151 @@
+"""The client's configuration: one frozen value built from ``ApiSettings`` plus overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flext_infra._errors import ConfigurationError
+from flext_infra.http._httpx import Auth
+
+if TYPE_CHECKING:
+    from flext_infra.settings import ApiSettings
+
+#: Methods RFC 9110 calls idempotent: retried by default.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Statuses worth another attempt.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpClientConfig:
+    """Everything the client stack needs, resolved and validated.
+
+    Build it from settings with :meth:`from_settings`, or directly in tests.
+
+    Attributes:
+        base_url: Prefix for relative URLs.
+        timeout: Per-attempt read/write/pool timeout in seconds.
+        connect_timeout: Per-attempt connect timeout in seconds.
+        total_timeout: Budget of one logical request, retries and waits included
+            (``None``: bounded by attempts only).
+        max_retries: Retries after the first attempt.
+        backoff_initial: First backoff wait in seconds; doubles per retry.
+        backoff_max: Longest backoff wait.
+        retry_after_cap: Longest wait a server's ``Retry-After`` can ask for.
+        retry_methods: Methods that are retried (idempotent ones by default).
+        retry_statuses: Statuses that are retried.
+        rate_limit_per_second: Token-bucket rate per host (``None``: no local limit;
+            server hints are still honoured).
+        rate_limit_burst: Bucket size.
+        breaker_failure_ratio: Failure share over the window that opens the breaker.
+        breaker_window_s: Length of the sliding window.
+        breaker_min_calls: Calls in the window before the ratio counts.
+        breaker_break_s: How long the breaker stays open before a probe.
+        cache_enabled: RFC 9111 cache with ETag/Last-Modified revalidation.
+        cache_path: SQLite file for a persistent cache (``None``: in memory).
+        verify_tls: Verify TLS certificates.
+        headers: Sent with every request.
+        auth: An ``httpx.Auth`` (see :mod:`flext_infra.http` for ours).
+        zero_waits: Skip every sleep (backoff, Retry-After, rate limit) while keeping
+            the decisions, their events and their metrics. For tests.
+        loopback_only: Refuse any host but 127.0.0.0/8, ``::1`` and ``localhost``.
+        user_agent: The ``User-Agent`` header.
+        max_connections: Connection pool size.
+    """
+
+    base_url: str | None = None
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    total_timeout: float | None = 300.0
+    max_retries: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_cap: float = 120.0
+    retry_methods: frozenset[str] = IDEMPOTENT_METHODS
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int = 1
+    breaker_failure_ratio: float = 0.5
+    breaker_window_s: float = 60.0
+    breaker_min_calls: int = 10
+    breaker_break_s: float = 30.0
+    cache_enabled: bool = True
+    cache_path: Path | None = None
+    verify_tls: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: Auth | None = None
+    zero_waits: bool = False
+    loopback_only: bool = False
+    user_agent: str = "flext-meltano/0.1"
+    max_connections: int = 20
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("timeout", "connect_timeout", "backoff_max", "breaker_window_s"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name}: must be > 0")
+        if self.total_timeout is not None and self.total_timeout <= 0:
+            problems.append("total_timeout: must be > 0 or None")
+        if self.max_retries < 0:
+            problems.append("max_retries: must be >= 0")
+        if self.backoff_initial < 0 or self.retry_after_cap < 0 or self.breaker_break_s < 0:
+            problems.append("backoff_initial, retry_after_cap, breaker_break_s: must be >= 0")
+        if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
+            problems.append("rate_limit_per_second: must be > 0 or None")
+        if self.rate_limit_burst < 1:
+            problems.append("rate_limit_burst: must be >= 1")
+        if not 0 < self.breaker_failure_ratio <= 1:
+            problems.append("breaker_failure_ratio: must be in (0, 1]")
+        if self.breaker_min_calls < 1:
+            problems.append("breaker_min_calls: must be >= 1")
+        if problems:
+            raise ConfigurationError(problems)
+        object.__setattr__(self, "retry_methods", frozenset(m.upper() for m in self.retry_methods))
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
+        object.__setattr__(self, "headers", dict(self.headers))
+
+    def replace(self, **changes: Any) -> HttpClientConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_settings(cls, api: ApiSettings, **overrides: Any) -> HttpClientConfig:
+        """Build from ``settings.api`` (``FLEXT_API_*``); keyword overrides win.
+
+        The auth is picked from the settings, first match wins: OAuth2 client
+        credentials (token URL, client id and secret), bearer token, API key,
+        basic auth.
+        """
+        from flext_infra.http._auth import auth_from_settings
+
+        values: dict[str, Any] = {
+            "base_url": api.base_url,
+            "timeout": api.timeout,
+            "connect_timeout": api.connect_timeout,
+            "total_timeout": api.total_timeout,
+            "max_retries": api.max_retries,
+            "backoff_initial": api.backoff_initial,
+            "backoff_max": api.backoff_max,
+            "retry_after_cap": api.retry_after_cap,
+            "retry_methods": frozenset(
+                m.strip() for m in api.retry_methods.split(",") if m.strip()
+            ),
+            "rate_limit_per_second": api.rate_limit_per_second,
+            "rate_limit_burst": api.rate_limit_burst,
+            "breaker_failure_ratio": api.breaker_failure_ratio,
+            "breaker_window_s": api.breaker_window_s,
+            "breaker_min_calls": api.breaker_min_calls,
+            "breaker_break_s": api.breaker_break_s,
+            "cache_enabled": api.cache_enabled,
+            "cache_path": api.cache_path,
+            "verify_tls": api.verify_tls,
+            "zero_waits": api.zero_waits,
+            "loopback_only": api.loopback_only,
+            "auth": auth_from_settings(api),
+        }
+        values.update(overrides)
+        return cls(**values)

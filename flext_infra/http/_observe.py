@@ -1,0 +1,174 @@
+"""What every layer shares: the wait switch, per-host metrics, and URL masking for logs."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flext_infra.http._httpx import URL, Request
+from flext_infra.observability import MASK, get_logger
+
+log = get_logger("flext.http")
+
+#: Request extension keys our layers use to talk to each other.
+DEADLINE = "flext.deadline"
+LIMITER = "flext.rate_limiter"
+ATTEMPTS = "flext.attempts"
+BUDGET_EXHAUSTED = "flext.budget_exhausted"
+
+#: Query parameters whose value is always masked in logged URLs.
+SECRET_PARAMS = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "secret", "client_secret", "password"}
+)
+
+
+class Waits:
+    """Sleeps, or (with ``zero_waits``) only pretends to: the test switch.
+
+    Every layer asks this object to wait, so one flag makes a whole suite fast
+    while the decisions (how long, why) are still logged and counted.
+    """
+
+    def __init__(self, zero_waits: bool = False) -> None:
+        self.zero_waits = zero_waits
+
+    @staticmethod
+    def now() -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (not at all under ``zero_waits``)."""
+        if seconds > 0 and not self.zero_waits:
+            time.sleep(seconds)
+
+
+def host_of(request: Request | URL | str) -> str:
+    """``host:port`` of a request or URL: the key of metrics, breakers and rate limits."""
+    url = request.url if isinstance(request, Request) else URL(str(request))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.host}:{port}"
+
+
+def mask_url(url: URL | str, secret_params: Iterable[str] = ()) -> str:
+    """The URL without user info, with secret query values masked (for logs and errors)."""
+    parts = urlsplit(str(url))
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = parts.query
+    if query:
+        hidden = SECRET_PARAMS | {p.lower() for p in secret_params}
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if k.lower() in hidden else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_COUNTERS = (
+    "requests",
+    "attempts",
+    "retries",
+    "retries_exhausted",
+    "budget_exhausted",
+    "responses_2xx",
+    "responses_3xx",
+    "responses_4xx",
+    "responses_5xx",
+    "status_429",
+    "network_errors",
+    "breaker_opens",
+    "breaker_rejections",
+    "cache_hits",
+    "cache_revalidations",
+    "cache_stores",
+    "rate_limit_waits",
+    "server_hints",
+    "bytes_received",
+)
+_SUMS = ("retry_wait_s", "rate_limit_wait_s")
+
+
+class _Host:
+    __slots__ = ("counters", "latencies", "sums")
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = defaultdict(int)
+        self.sums: dict[str, float] = defaultdict(float)
+        # A bounded reservoir: percentiles of the recent past, in constant memory.
+        self.latencies: deque[float] = deque(maxlen=10_000)
+
+
+class HttpMetrics:
+    """Per-host counters, wait sums and latency percentiles (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._hosts: dict[str, _Host] = {}
+        self._lock = threading.Lock()
+
+    def _host(self, host: str) -> _Host:
+        found = self._hosts.get(host)
+        if found is None:
+            found = self._hosts.setdefault(host, _Host())
+        return found
+
+    def incr(self, host: str, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` of ``host``."""
+        with self._lock:
+            self._host(host).counters[name] += n
+
+    def add(self, host: str, name: str, value: float) -> None:
+        """Add ``value`` to the sum ``name`` (seconds waited, say)."""
+        with self._lock:
+            self._host(host).sums[name] += value
+
+    def latency(self, host: str, seconds: float) -> None:
+        """Record one logical request's duration."""
+        with self._lock:
+            self._host(host).latencies.append(seconds)
+
+    def status(self, host: str, status: int) -> None:
+        """Count a response by class (and 429s on their own)."""
+        with self._lock:
+            counters = self._host(host).counters
+            counters[f"responses_{status // 100}xx"] += 1
+            if status == 429:
+                counters["status_429"] += 1
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every host's counters, sums and latency percentiles (ms), as plain data."""
+        with self._lock:
+            hosts = {
+                h: (dict(s.counters), dict(s.sums), sorted(s.latencies))
+                for h, s in self._hosts.items()
+            }
+        out: dict[str, dict[str, Any]] = {}
+        for host, (counters, sums, lat) in hosts.items():
+            entry: dict[str, Any] = {name: counters.get(name, 0) for name in _COUNTERS}
+            entry.update({name: round(sums.get(name, 0.0), 6) for name in _SUMS})
+            entry["latency_ms"] = _percentiles(lat)
+            out[host] = entry
+        return out
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int]:
+    if not values:
+        return {"count": 0, "p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+
+    def pick(q: float) -> float:
+        index = min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))  # nearest rank
+        return round(values[index] * 1000, 3)
+
+    return {
+        "count": len(values),
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(values[-1] * 1000, 3),
+    }

@@ -1,0 +1,178 @@
+"""Layer 1: a per-host token bucket that also obeys the server's rate-limit hints.
+
+The bucket is kept as a "theoretical arrival time" (the GCRA form of a token
+bucket): one number per host, no background refill, and a request reserves
+its slot under the lock and then sleeps outside it, so concurrent callers
+are spaced correctly.
+
+Server hints block a host until a time: ``Retry-After`` (on 429/503),
+``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset`` (seconds, or an epoch
+time), the IETF ``RateLimit: "p";r=0;t=N`` (and the older
+``RateLimit-Remaining``/``RateLimit-Reset`` pair). ``RateLimit-Policy:
+"p";q=100;w=60`` lowers the bucket's rate to the server's quota.
+
+This layer is outermost, so a logical request waits for its slot before its
+time budget starts. Retries re-enter the same bucket through a hook the retry
+layer calls, so a retry storm cannot exceed the rate either.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from flext_infra.http._httpx import BaseTransport, Request, Response
+from flext_infra.http._observe import LIMITER, HttpMetrics, Waits, host_of, log
+
+_PARAM = re.compile(r"\b([rtqw])=(\d+(?:\.\d+)?)")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Returns ``None`` when the header is missing or unreadable; a date in the
+    past gives 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class _HostState:
+    tat: float = 0.0  # theoretical arrival time of the next request
+    blocked_until: float = 0.0
+    server_rate: float | None = None
+
+
+class RateLimiter:
+    """Per-host pacing shared by every request of one client.
+
+    Args:
+        rate: Requests per second per host, or ``None`` for no local limit.
+        burst: Requests allowed back to back before pacing starts.
+        cap: Longest block a server hint may impose (seconds).
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        burst: int,
+        waits: Waits,
+        metrics: HttpMetrics,
+        cap: float = 120.0,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.cap = cap
+        self._waits = waits
+        self._metrics = metrics
+        self._hosts: dict[str, _HostState] = {}
+        self._lock = threading.Lock()
+
+    def _state(self, host: str) -> _HostState:
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _HostState()
+        return state
+
+    def reserve(self, host: str) -> float:
+        """Reserve the next slot for ``host``; returns how long to wait for it."""
+        with self._lock:
+            state = self._state(host)
+            now = self._waits.now()
+            earliest = max(now, state.blocked_until)
+            rates = [r for r in (self.rate, state.server_rate) if r]
+            if not rates:
+                return earliest - now
+            interval = 1.0 / min(rates)
+            tat = max(state.tat, earliest)
+            start = max(earliest, tat - (self.burst - 1) * interval)
+            state.tat = max(tat, start) + interval
+            return start - now
+
+    def acquire(self, host: str, url: str = "") -> float:
+        """Wait for ``host``'s next slot; returns the seconds waited (or skipped)."""
+        wait = self.reserve(host)
+        if wait > 0:
+            self._metrics.incr(host, "rate_limit_waits")
+            self._metrics.add(host, "rate_limit_wait_s", wait)
+            log.info("http.rate_limit.wait", host=host, wait_s=round(wait, 3), url=url)
+            self._waits.sleep(wait)
+        return wait
+
+    def observe(self, host: str, response: Response) -> None:
+        """Learn from a response's rate-limit headers."""
+        headers = response.headers
+        block: float | None = None
+        source = ""
+        if response.status_code in (429, 503):
+            block = parse_retry_after(headers.get("Retry-After"))
+            source = "retry-after"
+        if block is None and headers.get("X-RateLimit-Remaining", "").strip() == "0":
+            block = _reset_seconds(headers.get("X-RateLimit-Reset"))
+            source = "x-ratelimit"
+        if block is None:
+            params = dict(_PARAM.findall(headers.get("RateLimit", "")))
+            remaining = params.get("r", headers.get("RateLimit-Remaining", "").strip())
+            reset = params.get("t") or headers.get("RateLimit-Reset")
+            if remaining in ("0", "0.0"):
+                block = _reset_seconds(reset)
+                source = "ratelimit"
+        policy = dict(_PARAM.findall(headers.get("RateLimit-Policy", "")))
+        with self._lock:
+            state = self._state(host)
+            if "q" in policy and "w" in policy and float(policy["w"]) > 0:
+                state.server_rate = float(policy["q"]) / float(policy["w"])
+            if block is not None:
+                block = min(block, self.cap)
+                until = self._waits.now() + block
+                if until > state.blocked_until:
+                    state.blocked_until = until
+                    self._metrics.incr(host, "server_hints")
+                    log.info(
+                        "http.rate_limit.server_hint",
+                        host=host,
+                        source=source,
+                        block_s=round(block, 3),
+                        status=response.status_code,
+                    )
+
+
+def _reset_seconds(value: str | None) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return parse_retry_after(value)
+    # Large numbers are epoch times (GitHub style), small ones are deltas.
+    return max(0.0, number - time.time()) if number > 1e9 else max(0.0, number)
+
+
+class RateLimitTransport(BaseTransport):
+    """Waits for the host's slot, then hands the limiter to the layers below."""
+
+    def __init__(self, inner: BaseTransport, limiter: RateLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+
+    def handle_request(self, request: Request) -> Response:
+        self.limiter.acquire(host_of(request), url=request.url.path)
+        request.extensions = {**request.extensions, LIMITER: self.limiter}
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
