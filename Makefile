@@ -29,3 +29,7 @@ test: lint typecheck pytest  ## lint, type-check and run the whole test suite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench
+bench: setup  ## tap, target and end-to-end benchmarks vs the peers (BENCH_ARGS=--quick for a smoke run)
+	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -1,0 +1,603 @@
+"""Run the tap, target and end-to-end benchmarks side by side with the peers.
+
+Usage (from the project root)::
+
+    make bench                                   # full sizes
+    .venv/bin/python -m benchmarks --quick       # small sizes, a smoke run
+    .venv/bin/python -m benchmarks --only tap --markdown
+
+Every figure is measured in this run: ratios are against the peer baseline run a
+moment earlier on the same machine, because the machine is shared and noisy.
+A subject that cannot run is reported as "not available: <reason>", never as
+a number. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from benchmarks import _dataset, _report, _services, _subjects
+from benchmarks._process import PipelineResult, Stage, run_pipeline
+from benchmarks._report import Row
+
+#: Builds a loading pipeline's stages from ``(sqlalchemy_url, pg_schema, tag)``.
+StagesFor = Callable[[str, "str | None", str], list[Stage]]
+
+RESULTS_DIR = _subjects.BENCH_DIR / "results"
+DATA_DIR = RESULTS_DIR / "data"
+
+TAP_MIN_RATE = 100_000
+TAP_MIN_RATIO = 15.0
+TARGET_MIN_RATE = 100_000
+TARGET_MIN_RATIO = 30.0
+
+Suite = Literal["tap", "target", "e2e"]
+SUITES: tuple[Suite, ...] = ("tap", "target", "e2e")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Record counts per benchmark; ``*_large`` is for the memory comparison."""
+
+    tap: int
+    tap_large: int
+    target: int
+    target_large: int
+    e2e: int
+
+
+FULL = Sizes(tap=200_000, tap_large=1_000_000, target=200_000, target_large=1_000_000, e2e=200_000)
+QUICK = Sizes(tap=20_000, tap_large=100_000, target=20_000, target_large=100_000, e2e=20_000)
+
+
+@dataclass
+class Bench:
+    """One benchmark run's settings, subjects and output folder."""
+
+    sizes: Sizes
+    run_dir: Path
+    scratch: Path
+    timeout_s: float
+    sink: Literal["count", "devnull"]
+    tap: _subjects.Subject
+    target: _subjects.Subject
+    peer_tap: _subjects.Subject
+    peer_target: _subjects.Subject
+    pg_unavailable: str
+    batch_size: int | None
+    rows: list[Row]
+
+    def log_dir(self, *parts: object) -> Path:
+        """A fresh folder for one run's stderr logs."""
+        return self.run_dir / "logs" / "-".join(str(p) for p in parts)
+
+    def config(self, name: str, config: dict[str, object]) -> Path:
+        """Write one run's config file."""
+        return _subjects.write_config(self.run_dir / "configs", name, config)
+
+    def add(self, row: Row) -> Row:
+        """Record a row and say so on stderr."""
+        self.rows.append(row)
+        rate = row.rate
+        figure = (
+            f"{rate:,.0f} rec/s in {row.seconds:.2f}s" if rate else f"{row.status}: {row.reason}"
+        )
+        print(
+            f"  {row.benchmark:<14} {row.subject:<34} {row.into:<10} {figure}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return row
+
+
+def _mib(result: PipelineResult) -> tuple[float, ...]:
+    return tuple(round(s.max_rss_kib / 1024, 1) for s in result.stages)
+
+
+def _unavailable(
+    benchmark: str, subject: str, into: str, reason: str, *, records: int, baseline: bool
+) -> Row:
+    return Row(
+        benchmark, subject, into, records=records, status="not available", reason=reason,
+        baseline=baseline,
+    )  # fmt: skip
+
+
+def _failed(
+    benchmark: str, subject: str, into: str, reason: str, *, records: int, baseline: bool
+) -> Row:
+    return Row(
+        benchmark, subject, into, records=records, status="failed", reason=reason, baseline=baseline
+    )
+
+
+# ------------------------------------------------------------------------ tap
+def _tap_row(
+    bench: Bench,
+    benchmark: str,
+    label: str,
+    subject: _subjects.Subject,
+    config: dict[str, object],
+    api: _services.WarmApi,
+    *,
+    baseline: bool = False,
+) -> Row:
+    n = api.records
+    into = "/dev/null" if bench.sink == "devnull" else "counter"
+    if subject.executable is None:
+        return _unavailable(
+            benchmark, label, into, subject.unavailable, records=n, baseline=baseline
+        )
+    cfg = bench.config(f"{benchmark}-{label}-{n}", config)
+    mark = api.mark()
+    result = run_pipeline(
+        [Stage(subject.name, [str(subject.executable), "--config", str(cfg)])],
+        log_dir=bench.log_dir(benchmark, label, n),
+        sink=bench.sink,
+        timeout_s=bench.timeout_s,
+    )
+    if not result.ok:
+        return _failed(benchmark, label, into, result.failure(), records=n, baseline=baseline)
+    if result.records_out is not None and result.records_out != n:
+        return _failed(
+            benchmark,
+            label,
+            into,
+            f"emitted {result.records_out} of {n} records",
+            records=n,
+            baseline=baseline,
+        )
+    cold, pages = api.cold_pages(mark)
+    notes = (f"{label}: {cold} of {pages} pages were not pre-rendered",) if cold else ()
+    return Row(
+        benchmark,
+        label,
+        into,
+        records=n,
+        seconds=result.seconds,
+        rss_mib=_mib(result),
+        baseline=baseline,
+        notes=notes,
+    )
+
+
+def run_tap_suite(bench: Bench) -> None:
+    """tap-rest-api-msdk, then tap-flext-api (default and trusted schema), then 1M for memory."""
+    print(
+        f"tap: {bench.sizes.tap:,} records, {_services.PAGE_SIZE}/page", file=sys.stderr, flush=True
+    )
+    with _services.sample_api(bench.sizes.tap) as api:
+        peer = bench.add(
+            _tap_row(
+                bench,
+                "tap",
+                "tap-rest-api-msdk",
+                bench.peer_tap,
+                _subjects.tap_rest_api_msdk_config(api.base_url),
+                api,
+                baseline=True,
+            )
+        )
+        small = {}
+        for trusted in (False, True):
+            label = "tap-flext-api" + (" (trust_schema)" if trusted else "")
+            row = _tap_row(
+                bench,
+                "tap",
+                label,
+                bench.tap,
+                _subjects.tap_flext_api_config(api.base_url, trust_schema=trusted),
+                api,
+            )
+            row = _report.with_ratio(row, peer)
+            small[trusted] = bench.add(_report.throughput_verdict(row, TAP_MIN_RATE, TAP_MIN_RATIO))
+    print(f"tap memory: {bench.sizes.tap_large:,} records", file=sys.stderr, flush=True)
+    with _services.sample_api(bench.sizes.tap_large) as api:
+        for trusted in (False, True):
+            label = "tap-flext-api" + (" (trust_schema)" if trusted else "")
+            large = _tap_row(
+                bench,
+                "tap-large",
+                label,
+                bench.tap,
+                _subjects.tap_flext_api_config(api.base_url, trust_schema=trusted),
+                api,
+            )
+            bench.add(_report.memory_row("memory (tap)", label, large.into, small[trusted], large))
+
+
+# --------------------------------------------------------------------- target
+@contextmanager
+def _database(bench: Bench, into: str, tag: str) -> Iterator[tuple[str, str | None, Path | None]]:
+    """``(url, schema, sqlite_file)`` for one run; the schema or file is removed afterwards."""
+    if into == "PostgreSQL":
+        schema = f"flext_bench_{os.getpid()}_{tag}".lower().replace("-", "_")
+        with _services.pg_schema(schema):
+            yield _services.pg_url(), schema, None
+        return
+    path = bench.scratch / f"{tag}.sqlite"
+    try:
+        yield f"sqlite:///{path}", None, path
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _count_rows(into: str, schema: str | None, path: Path | None, stream: str) -> int | None:
+    if into == "PostgreSQL" and schema is not None:
+        return _services.pg_row_count(schema, stream)
+    if path is not None:
+        return _services.sqlite_row_count(path, stream)
+    return None
+
+
+def _load_row(
+    bench: Bench,
+    benchmark: str,
+    label: str,
+    into: str,
+    stages_for: StagesFor,
+    n: int,
+    stream: str,
+    *,
+    stdin_path: Path | None,
+    baseline: bool = False,
+    needs: Sequence[_subjects.Subject],
+) -> Row:
+    """Run a loading pipeline into ``into`` and check the loaded row count."""
+    for subject in needs:
+        if subject.executable is None:
+            return _unavailable(
+                benchmark,
+                label,
+                into,
+                f"{subject.name}: {subject.unavailable}",
+                records=n,
+                baseline=baseline,
+            )
+    if into == "PostgreSQL" and bench.pg_unavailable:
+        return _unavailable(
+            benchmark, label, into, bench.pg_unavailable, records=n, baseline=baseline
+        )
+    tag = f"{benchmark}-{label.split(maxsplit=1)[0]}-{into}-{n}"
+    with _database(bench, into, tag) as (url, schema, path):
+        stages = stages_for(url, schema, tag)
+        result = run_pipeline(
+            stages,
+            log_dir=bench.log_dir(tag),
+            stdin_path=stdin_path,
+            sink="devnull",
+            timeout_s=bench.timeout_s,
+        )
+        if not result.ok:
+            return _failed(benchmark, label, into, result.failure(), records=n, baseline=baseline)
+        loaded = _count_rows(into, schema, path, stream)
+    if loaded is None:
+        return _failed(
+            benchmark,
+            label,
+            into,
+            f"no table for stream {stream!r} found",
+            records=n,
+            baseline=baseline,
+        )
+    if loaded != n:
+        return _failed(
+            benchmark, label, into, f"loaded {loaded} of {n} rows", records=n, baseline=baseline
+        )
+    return Row(
+        benchmark,
+        label,
+        into,
+        records=n,
+        seconds=result.seconds,
+        rss_mib=_mib(result),
+        baseline=baseline,
+    )
+
+
+def _target_stages(bench: Bench, subject: _subjects.Subject, peer: bool) -> StagesFor:
+    def build(url: str, schema: str | None, tag: str) -> list[Stage]:
+        assert subject.executable is not None
+        if peer:
+            assert schema is not None
+            config = _subjects.target_postgres_config(schema)
+        else:
+            config = _subjects.target_flext_oracle_config(
+                url,
+                schema=schema,
+                reject_dir=bench.scratch / f"{tag}-rejects",
+                batch_size=bench.batch_size,
+            )
+        cfg = bench.config(tag + "-target", config)
+        return [Stage(subject.name, [str(subject.executable), "--config", str(cfg)])]
+
+    return build
+
+
+def run_target_suite(bench: Bench) -> None:
+    """target-postgres, then target-flext-oracle into SQLite and PostgreSQL, then 1M for memory."""
+    n, n_large = bench.sizes.target, bench.sizes.target_large
+    print(
+        f"target: generating {n:,}-record dataset (cached in {DATA_DIR})",
+        file=sys.stderr,
+        flush=True,
+    )
+    small_file = _dataset.ensure_dataset(DATA_DIR, n)
+    stream = _subjects.TARGET_STREAM
+    peer = bench.add(
+        _load_row(
+            bench,
+            "target",
+            "target-postgres",
+            "PostgreSQL",
+            _target_stages(bench, bench.peer_target, peer=True),
+            n,
+            stream,
+            stdin_path=small_file,
+            baseline=True,
+            needs=[bench.peer_target],
+        )
+    )
+    small: dict[str, Row] = {}
+    for into in ("SQLite", "PostgreSQL"):
+        row = _load_row(
+            bench,
+            "target",
+            "target-flext-oracle",
+            into,
+            _target_stages(bench, bench.target, peer=False),
+            n,
+            stream,
+            stdin_path=small_file,
+            needs=[bench.target],
+        )
+        row = _report.with_ratio(row, peer)
+        small[into] = bench.add(_report.throughput_verdict(row, TARGET_MIN_RATE, TARGET_MIN_RATIO))
+    print(f"target memory: generating {n_large:,}-record dataset", file=sys.stderr, flush=True)
+    large_file = _dataset.ensure_dataset(DATA_DIR, n_large)
+    for into in ("SQLite", "PostgreSQL"):
+        large = _load_row(
+            bench,
+            "target-large",
+            "target-flext-oracle",
+            into,
+            _target_stages(bench, bench.target, peer=False),
+            n_large,
+            stream,
+            stdin_path=large_file,
+            needs=[bench.target],
+        )
+        bench.add(
+            _report.memory_row("memory (target)", "target-flext-oracle", into, small[into], large)
+        )
+
+
+# ------------------------------------------------------------------------ e2e
+def run_e2e_suite(bench: Bench) -> None:
+    """Sample API -> tap | target: the peer pair into PostgreSQL, ours into both databases."""
+    n = bench.sizes.e2e
+    stream = _subjects.TAP_STREAM
+    print(f"end-to-end: {n:,} records", file=sys.stderr, flush=True)
+    with _services.sample_api(n) as api:
+
+        def peer_stages(url: str, schema: str | None, tag: str) -> list[Stage]:
+            assert schema is not None
+            assert (
+                bench.peer_tap.executable is not None and bench.peer_target.executable is not None
+            )
+            tap_cfg = bench.config(tag + "-tap", _subjects.tap_rest_api_msdk_config(api.base_url))
+            target_cfg = bench.config(tag + "-target", _subjects.target_postgres_config(schema))
+            return [
+                Stage(
+                    "tap-rest-api-msdk", [str(bench.peer_tap.executable), "--config", str(tap_cfg)]
+                ),
+                Stage(
+                    "target-postgres",
+                    [str(bench.peer_target.executable), "--config", str(target_cfg)],
+                ),
+            ]
+
+        def our_stages(url: str, schema: str | None, tag: str) -> list[Stage]:
+            assert bench.tap.executable is not None and bench.target.executable is not None
+            tap_cfg = bench.config(
+                tag + "-tap", _subjects.tap_flext_api_config(api.base_url, trust_schema=True)
+            )
+            target_cfg = bench.config(
+                tag + "-target",
+                _subjects.target_flext_oracle_config(
+                    url,
+                    schema=schema,
+                    reject_dir=bench.scratch / f"{tag}-rejects",
+                    batch_size=bench.batch_size,
+                ),
+            )
+            return [
+                Stage("tap-flext-api", [str(bench.tap.executable), "--config", str(tap_cfg)]),
+                Stage(
+                    "target-flext-oracle",
+                    [str(bench.target.executable), "--config", str(target_cfg)],
+                ),
+            ]
+
+        peer = bench.add(
+            _load_row(
+                bench,
+                "end-to-end",
+                "tap-rest-api-msdk | target-postgres",
+                "PostgreSQL",
+                peer_stages,
+                n,
+                stream,
+                stdin_path=None,
+                baseline=True,
+                needs=[bench.peer_tap, bench.peer_target],
+            )
+        )
+        for into in ("SQLite", "PostgreSQL"):
+            row = _load_row(
+                bench,
+                "end-to-end",
+                "tap-flext-api | target-flext-oracle",
+                into,
+                our_stages,
+                n,
+                stream,
+                stdin_path=None,
+                needs=[bench.tap, bench.target],
+            )
+            bench.add(_report.with_ratio(row, peer))
+
+
+# ------------------------------------------------------------------------ cli
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (20k, memory at 100k): a smoke run"
+    )
+    parser.add_argument(
+        "--only", action="append", choices=SUITES, help="run only these suites (repeatable)"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
+    parser.add_argument(
+        "--sink",
+        choices=("count", "devnull"),
+        default="count",
+        help="tap stdout: count RECORD messages in the harness (verifies the count) or /dev/null",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="target-flext-oracle batch_size_rows (default: its own)",
+    )
+    parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch folder (SQLite files, rejects)"
+    )
+    return parser
+
+
+def _machine() -> dict[str, object]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg": [round(x, 2) for x in load],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected suites, print the table, save results; exit 1 if a run failed."""
+    args = build_parser().parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    suites: tuple[Suite, ...] = tuple(args.only) if args.only else SUITES
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = RESULTS_DIR / stamp
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="flext-bench-"))
+    machine_before = _machine()
+    print(
+        f"benchmark run {stamp} ({'quick' if args.quick else 'full'}); logs in {run_dir}",
+        file=sys.stderr,
+    )
+
+    need_peer_tap = "tap" in suites or "e2e" in suites
+    need_peer_target = "target" in suites or "e2e" in suites
+    skipped = _subjects.Subject("-", None, "not needed")
+    bench = Bench(
+        sizes=sizes,
+        run_dir=run_dir,
+        scratch=scratch,
+        timeout_s=args.timeout,
+        sink=args.sink,
+        tap=_subjects.ours("tap-flext-api") if need_peer_tap else skipped,
+        target=_subjects.ours("target-flext-oracle") if need_peer_target else skipped,
+        peer_tap=_subjects.ensure_peer(
+            _subjects.PEERS["tap-rest-api-msdk"], install=not args.no_install
+        )
+        if need_peer_tap
+        else skipped,
+        peer_target=_subjects.ensure_peer(
+            _subjects.PEERS["target-postgres"], install=not args.no_install
+        )
+        if need_peer_target
+        else skipped,
+        pg_unavailable=_services.pg_unavailable() if need_peer_target else "",
+        batch_size=args.batch_size,
+        rows=[],
+    )
+    started = time.perf_counter()
+    try:
+        if "tap" in suites:
+            run_tap_suite(bench)
+        if "target" in suites:
+            run_target_suite(bench)
+        if "e2e" in suites:
+            run_e2e_suite(bench)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+
+    table = _report.format_table(bench.rows, "markdown" if args.markdown else "text")
+    subjects = [bench.tap, bench.target, bench.peer_tap, bench.peer_target]
+    lines = [table, ""]
+    lines += [
+        f"- {s.name}: {s.version or 'version unknown'}"
+        + (f"; startup (probe) {s.probe_s:.2f}s" if s.probe_s is not None else "")
+        for s in subjects
+        if s.executable is not None
+    ]
+    lines += [f"- note: {note}" for row in bench.rows for note in row.notes]
+    lines.append(
+        f"- sizes: {asdict(sizes)}; tap stdout: {args.sink}; peak RSS: ru_maxrss of each process "
+        "(os.wait4), MiB, one figure per pipeline stage"
+    )
+    lines.append(
+        f"- machine: {machine_before['cpus']} CPUs, load average before "
+        f"{machine_before['loadavg']}, after {_machine()['loadavg']}; total {elapsed:.0f}s"
+    )
+    output = "\n".join(lines)
+    print(output)
+    (run_dir / "table.txt").write_text(output + "\n", encoding="utf-8")
+    (run_dir / "results.json").write_text(
+        json.dumps(
+            {
+                "stamp": stamp,
+                "mode": "quick" if args.quick else "full",
+                "sizes": asdict(sizes),
+                "machine": machine_before,
+                "subjects": [
+                    asdict(replace(s, executable=None)) | {"executable": str(s.executable)}
+                    for s in subjects
+                ],
+                "rows": [asdict(r) | {"rate": r.rate} for r in bench.rows],
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    return 1 if any(r.status == "failed" for r in bench.rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
