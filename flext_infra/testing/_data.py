@@ -397,8 +397,9 @@ class Table:
         self.mod_us = array("q", [0])
         self.create_us = array("q", [0])
         self.rev = array("l", [0])
-        self.by_mod: list[int] = []
-        self.by_mod_key: list[int] = []  # mod_us of by_mod, for bisect
+        # Ids in mod_ts order, and their mod_ts (for bisect): arrays, 8 bytes an entry.
+        self.by_mod = array("q")
+        self.by_mod_key = array("q")
         self._grow(count, initial=True)
         self._seq = 0
 
@@ -454,8 +455,9 @@ class Table:
             for k, rid in enumerate(chosen, start=1):
                 self.rev[rid] += 1
                 self.mod_us[rid] = top + k * _SECOND
-            self.by_mod = keep + chosen
-            self.by_mod_key = [self.mod_us[i] for i in self.by_mod]
+            self.by_mod = array("q", keep + chosen)
+            mod = self.mod_us
+            self.by_mod_key = array("q", [mod[i] for i in self.by_mod])
             self.version += 1
             return chosen
 

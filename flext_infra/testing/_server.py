@@ -417,7 +417,10 @@ class SampleApi:
             f = self._faults
             if f.outage:
                 return f"status:{f.outage_status}", {}
-            if path.startswith(_EXEMPT) or (f.paths and not path.startswith(f.paths)):
+            if f.paths:
+                if not path.startswith(f.paths):
+                    return None
+            elif path.startswith(_EXEMPT):
                 return None
             if f.fail_next > 0:
                 f.fail_next -= 1
@@ -782,6 +785,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FlextSampleApi/1.0"
     sys_version = ""
     timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's
+        # algorithm and the client's delayed ACK add ~40 ms to each keep-alive answer.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's access log (it writes to stderr on every request)."""
