@@ -104,6 +104,8 @@ class OracleConnectionManager:
         self._facts: ServerFacts | None = None
         self._lock = threading.RLock()
         self._leases = _Leases()
+        #: Seconds dispose waits for ``pool.close()`` itself (see POOL_CLOSE_TIMEOUT).
+        self.close_timeout = POOL_CLOSE_TIMEOUT
 
     # --------------------------------------------------------------------- basics
     @property
@@ -323,13 +325,13 @@ class OracleConnectionManager:
         force = busy > 0
         if force:
             _log.warning("oracle.pool_force_close", target=self._target, busy=busy, grace_s=grace)
-        if _close_with_timeout(pool, force, POOL_CLOSE_TIMEOUT):
+        if _close_with_timeout(pool, force, self.close_timeout):
             _log.info("oracle.pool_closed", target=self._target, forced=force)
         else:
             _log.error(
                 "oracle.pool_close_abandoned",
                 target=self._target,
-                timeout_s=POOL_CLOSE_TIMEOUT,
+                timeout_s=self.close_timeout,
                 detail="pool.close() did not return; its background thread is stuck",
             )
 
