@@ -80,8 +80,15 @@ def test_specs_apply_only_to_their_environments() -> None:
         c.dispose()
 
 
-def test_validate_all_four_environments() -> None:
-    """The shipped profiles validate in all four environments."""
+def test_validate_all_four_environments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped profiles validate in all four environments when Oracle is configured."""
+    for name, value in {
+        "HOST": "db.example",
+        "SERVICE_NAME": "wms",
+        "USER": "wms_loader",
+        "PASSWORD": "pw-not-used",
+    }.items():
+        monkeypatch.setenv(f"FLEXT_ORACLE_{name}", value)
     reports = validate_environments()
     assert set(reports) == set(Environment)
     for env, report in reports.items():
@@ -94,3 +101,11 @@ def test_validate_environment_reports_bad_settings(monkeypatch: pytest.MonkeyPat
     report = validate_environment("staging")
     assert not report.ok
     assert any(p.startswith("FLEXT_API_MAX_RETRIES") for p in report.problems())
+
+
+def test_deployed_environments_require_oracle() -> None:
+    """Staging without Oracle settings is a configuration problem naming the variables."""
+    report = validate_environment("staging")
+    assert not report.ok
+    assert any("FLEXT_ORACLE_HOST" in p for p in report.problems())
+    assert validate_environment("development").ok
