@@ -243,6 +243,24 @@ _SQLSTATES: dict[str, type[DatabaseError]] = {
 _CONNECTION_ID = re.compile(r"\s*\(CONNECTION_ID=[^)]*\)")
 
 
+#: What to check, in PostgreSQL terms (the defaults speak of FLEXT_ORACLE_*).
+_PG_HINTS: dict[type[DatabaseError], str] = {
+    ListenerUnreachableError: "the host and port in the URL, and that PostgreSQL listens there",
+    UnknownServiceError: "that the database named in the URL (FLEXT_DATABASE_URL) exists",
+    InvalidCredentialsError: "the user and password in the URL, and pg_hba.conf",
+    DatabaseTimeoutError: (
+        "server load, lock waits, statement_timeout and FLEXT_DATABASE_CONNECT_TIMEOUT"
+    ),
+    ConnectionClosedError: "the PostgreSQL server log and the network between us and it",
+}
+
+_CONNECT_FAILURES = (
+    (re.compile(r"database \"[^\"]*\" does not exist"), "3D000"),
+    (re.compile(r"password authentication failed|role \"[^\"]*\" does not exist"), "28P01"),
+    (re.compile(r"no pg_hba\.conf entry"), "28000"),
+)
+
+
 def _oracle_error_class(full_code: str, exc: BaseException) -> type[DatabaseError] | None:
     cls = _ORACLE_CODES.get(full_code)
     if full_code == "DPY-6005":
@@ -300,9 +318,15 @@ def _translate_psycopg(
 ) -> DatabaseError:
     sqlstate = getattr(exc, "sqlstate", None)
     message = _first_line(str(exc)) or type(exc).__name__
+    lowered = str(exc).lower()
+    if sqlstate is None:
+        # libpq reports server-side connection failures without a SQLSTATE: read the text.
+        for pattern, state in _CONNECT_FAILURES:
+            if pattern.search(lowered):
+                sqlstate = state
+                break
     cls = _SQLSTATES.get(sqlstate or "")
     if cls is None:
-        lowered = str(exc).lower()
         if "connection refused" in lowered or "could not connect" in lowered:
             cls = ListenerUnreachableError
         elif "timeout expired" in lowered or "timed out" in lowered:
@@ -313,7 +337,7 @@ def _translate_psycopg(
             cls = RetriableDatabaseError
         else:
             cls = FatalDatabaseError
-    return cls(message, code=sqlstate, target=target, secrets=secrets)
+    return cls(message, code=sqlstate, target=target, hint=_PG_HINTS.get(cls), secrets=secrets)
 
 
 def _translate_sqlite(

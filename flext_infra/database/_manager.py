@@ -224,7 +224,10 @@ class DatabaseManager:
         try:
             try:
                 raw = self._engine.raw_connection()
-            except (SQLAlchemyError, sqlite3.Error) as exc:
+            except Exception as exc:
+                # The pool raises the driver's own error on connect, not SQLAlchemy's.
+                if not _is_driver_error(exc):
+                    raise
                 err = self._error(exc)
                 _log.warning(
                     "database.acquire_failed",
