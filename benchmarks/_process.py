@@ -89,6 +89,8 @@ class PipelineResult:
     stages: tuple[StageResult, ...]
     records_out: int | None = None
     bytes_out: int | None = None
+    #: Seconds from the start until the first RECORD reached the harness (``sink="count"``).
+    first_record_s: float | None = None
     timed_out: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -152,10 +154,14 @@ def run_pipeline(
         proc.returncode = code
         ends[proc.pid] = (code, int(usage.ru_maxrss), finished)
 
+    first_record: list[float] = []
+
     def reader(stream: IO[bytes], into: RecordCounter) -> None:
         fd = stream.fileno()
         while chunk := os.read(fd, _READ_CHUNK):
             into.feed(chunk)
+            if not first_record and into.count:
+                first_record.append(time.perf_counter())
 
     stdin_file = stdin_path.open("rb") if stdin_path is not None else None
     threads: list[threading.Thread] = []
@@ -229,5 +235,6 @@ def run_pipeline(
         stages=tuple(results),
         records_out=counter.count if counter is not None else None,
         bytes_out=counter.bytes if counter is not None else None,
+        first_record_s=first_record[0] - started if first_record else None,
         timed_out=timed_out,
     )

@@ -73,7 +73,7 @@ def throughput_verdict(row: Row, min_rate: float, min_ratio: float | None) -> Ro
     Without a baseline figure the ratio part cannot be judged, and the verdict says so
     rather than passing it.
     """
-    goal = f">= {_short(min_rate)} rec/s" + (f", >= {min_ratio:g}x" if min_ratio else "")
+    goal = f">= {short(min_rate)} rec/s" + (f", >= {min_ratio:g}x" if min_ratio else "")
     if row.status != "ok" or row.rate is None:
         return replace(row, goal=goal, verdict="-")
     misses = []
@@ -113,7 +113,7 @@ def memory_row(benchmark: str, subject: str, into: str, small: Row, large: Row) 
         ratio=factor,
         goal=goal,
         verdict=verdict,
-        notes=("records/s and time are the large run's; RSS shows small -> large",),
+        notes=("memory rows: time and records/s are the large run's; RSS is small -> large",),
     )
 
 
@@ -196,11 +196,11 @@ def format_table(rows: Sequence[Row], style: Literal["text", "markdown"] = "text
 def _records(n: int | None) -> str:
     if n is None:
         return "-"
-    return _short(n)
+    return short(n)
 
 
-def _short(n: float) -> str:
-    """200000 -> 200k, 1000000 -> 1M, 1500 -> 1.5k; exact below 1000."""
+def short(n: float) -> str:
+    """A count for people: 200000 -> 200k, 1000000 -> 1M, 1500 -> 1.5k; exact below 1000."""
     if n >= 1_000_000 and n % 100_000 == 0:
         return f"{n / 1_000_000:g}M"
     if n >= 1_000 and n % 100 == 0:

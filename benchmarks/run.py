@@ -79,6 +79,7 @@ class Bench:
     pg_unavailable: str
     batch_size: int | None
     rows: list[Row]
+    schemas_made: int = 0
 
     def log_dir(self, *parts: object) -> Path:
         """A fresh folder for one run's stderr logs."""
@@ -161,7 +162,15 @@ def _tap_row(
             baseline=baseline,
         )
     cold, pages = api.cold_pages(mark)
-    notes = (f"{label}: {cold} of {pages} pages were not pre-rendered",) if cold else ()
+    notes: list[str] = []
+    if cold:
+        notes.append(f"{label} ({n}): {cold} of {pages} pages were not pre-rendered")
+    if result.first_record_s is not None and result.seconds > result.first_record_s:
+        streaming = n / (result.seconds - result.first_record_s)
+        notes.append(
+            f"{label} ({_report.short(n)}): first record after {result.first_record_s:.2f}s, "
+            f"then {streaming:,.0f} rec/s to the end"
+        )
     return Row(
         benchmark,
         label,
@@ -170,7 +179,7 @@ def _tap_row(
         seconds=result.seconds,
         rss_mib=_mib(result),
         baseline=baseline,
-        notes=notes,
+        notes=tuple(notes),
     )
 
 
@@ -224,7 +233,9 @@ def run_tap_suite(bench: Bench) -> None:
 def _database(bench: Bench, into: str, tag: str) -> Iterator[tuple[str, str | None, Path | None]]:
     """``(url, schema, sqlite_file)`` for one run; the schema or file is removed afterwards."""
     if into == "PostgreSQL":
-        schema = f"flext_bench_{os.getpid()}_{tag}".lower().replace("-", "_")
+        # PostgreSQL truncates identifiers past 63 bytes, so the name stays short.
+        bench.schemas_made += 1
+        schema = f"flext_bench_{os.getpid()}_{bench.schemas_made}"
         with _services.pg_schema(schema):
             yield _services.pg_url(), schema, None
         return
@@ -567,7 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for s in subjects
         if s.executable is not None
     ]
-    lines += [f"- note: {note}" for row in bench.rows for note in row.notes]
+    notes = dict.fromkeys(note for row in bench.rows for note in row.notes)
+    lines += [f"- note: {note}" for note in notes]
     lines.append(
         f"- sizes: {asdict(sizes)}; tap stdout: {args.sink}; peak RSS: ru_maxrss of each process "
         "(os.wait4), MiB, one figure per pipeline stage"
