@@ -81,7 +81,7 @@ CORE_SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 #: Subsystems that contribute services; each has a ``SERVICES`` tuple in ``_services``.
-SUBSYSTEMS: tuple[str, ...] = ("alerts", "quality", "database", "http")
+SUBSYSTEMS: tuple[str, ...] = ("alerts", "quality", "database", "http", "orchestration")
 
 
 def service_specs() -> list[ServiceSpec]:

@@ -1,0 +1,432 @@
+"""The ``flext`` command: health, validate, config, jobs, run and sample-api.
+
+Exit codes (every command):
+
+| Code | Meaning                                                                  |
+|------|--------------------------------------------------------------------------|
+| 0    | Success: healthy, valid, or the job succeeded.                           |
+| 1    | The check or job failed: unhealthy service, invalid config, failed run.  |
+| 2    | Usage error (unknown command or option).                                 |
+| 3    | Configuration error: invalid settings, no meltano.yml, unknown job.      |
+| 4    | A required tool is missing (meltano, the sample API).                    |
+| 130  | Interrupted (Ctrl-C).                                                    |
+
+Results go to stdout (``--json`` for machines); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from flext_infra._environment import Environment
+from flext_infra._errors import ConfigurationError
+from flext_infra.observability import configure_logging, get_logger
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+log = get_logger("flext.cli")
+
+
+def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _load(env: str | None) -> Any:
+    from flext_infra.settings import load_settings
+
+    settings = load_settings(environment=env)
+    configure_logging(settings)
+    return settings
+
+
+# ---------------------------------------------------------------------- health
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ping the database, the API base URL and the alert channels."""
+    from flext_infra.container import Container
+
+    settings = _load(args.env)
+    container = Container.for_environment(settings.environment, settings)
+    rows: list[tuple[str, str, str]] = []
+    try:
+        rows.append(_check_database(container, settings))
+        rows.append(_check_api(settings))
+        rows.extend(_check_alerts(container))
+    finally:
+        try:
+            container.dispose()
+        except Exception as exc:  # a failing cleanup is reported, not hidden
+            rows.append(("dispose", "unhealthy", f"{type(exc).__name__}: {exc}"))
+    bad = [r for r in rows if r[1] == "unhealthy"]
+    if args.json:
+        print(json.dumps({"environment": str(settings.environment), "ok": not bad,
+                          "checks": [dict(zip(("name", "status", "detail"), r, strict=True))
+                                     for r in rows]}))  # fmt: skip
+    else:
+        print(f"environment: {settings.environment}")
+        _print_table(rows, ("CHECK", "STATUS", "DETAIL"))
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def _result_row(name: str, result: Any) -> tuple[str, str, str]:
+    from flext_infra.observability import redact
+
+    if result.is_success:
+        value = result.value
+        detail = value if isinstance(value, str) else json.dumps(value, default=str)
+        return (name, "healthy", redact(detail)[:160])
+    return (name, "unhealthy", redact(str(result.error))[:300])
+
+
+def _check_database(container: Any, settings: Any) -> tuple[str, str, str]:
+    key = "oracle_manager" if settings.oracle.configured else "database"
+    if not container.is_registered(key):
+        return (key, "skipped", "no database service in this environment")
+    found = container.try_resolve(key)
+    if found.is_failure:
+        return (key, "unhealthy", str(found.error)[:300])
+    try:
+        return _result_row(key, found.value.health())
+    except Exception as exc:
+        return (key, "unhealthy", f"{type(exc).__name__}: {exc}")
+
+
+def _check_api(settings: Any) -> tuple[str, str, str]:
+    if not settings.api.base_url:
+        return ("api", "skipped", "FLEXT_API_BASE_URL not set")
+    from flext_infra.http import HttpClientConfig, create_http_client
+
+    # One quick attempt: health answers "can we reach it now", retries would only delay it.
+    config = HttpClientConfig.from_settings(settings.api, max_retries=0)
+    try:
+        with create_http_client(config) as client:
+            return _result_row("api", client.health())
+    except Exception as exc:
+        return ("api", "unhealthy", f"{type(exc).__name__}: {exc}")
+
+
+def _check_alerts(container: Any) -> list[tuple[str, str, str]]:
+    found = container.try_resolve("alert_manager")
+    if found.is_failure:
+        return [("alerts", "unhealthy", str(found.error)[:300])]
+    rows = []
+    for channel in found.value.channels:
+        try:
+            rows.append(_result_row(f"alert:{channel.name}", channel.health()))
+        except Exception as exc:
+            rows.append((f"alert:{channel.name}", "unhealthy", f"{type(exc).__name__}: {exc}"))
+    return rows
+
+
+# -------------------------------------------------------------------- validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate settings and the container graph; also rules files and meltano.yml."""
+    from flext_infra.environments import validate_environment
+    from flext_infra.quality import load_rules
+
+    configure_logging(level="WARNING")
+    envs = list(Environment) if args.all else [Environment(args.env or Environment.current())]
+    problems: dict[str, list[str]] = {}
+    for env in envs:
+        report = validate_environment(env)
+        problems[str(env)] = report.problems()
+    root = _project_root(args)
+    shared: list[str] = []
+    rule_files = [Path(p) for p in args.rules] if args.rules else _default_rule_files(root)
+    for path in rule_files:
+        try:
+            load_rules(path)
+        except ConfigurationError as exc:
+            shared.extend(exc.problems)
+    if root is not None and (root / "meltano.yml").is_file():
+        from flext_infra.orchestration import MeltanoProject
+
+        try:
+            shared.extend(MeltanoProject(root).problems())
+        except ConfigurationError as exc:
+            shared.extend(exc.problems)
+    ok = not shared and not any(problems.values())
+    if args.json:
+        print(json.dumps({"ok": ok, "environments": problems, "project": shared,
+                          "rules_files": [str(p) for p in rule_files]}))  # fmt: skip
+    else:
+        for env_name, lines in problems.items():
+            print(f"{env_name}: {'ok' if not lines else 'INVALID'}")
+            for line in lines:
+                print(f"  - {line}")
+        for path in rule_files:
+            print(f"rules {path}: checked")
+        if shared:
+            print("project: INVALID")
+            for line in shared:
+                print(f"  - {line}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _project_root(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "project_root", None):
+        return Path(args.project_root)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "meltano.yml").is_file():
+            return folder
+    return None
+
+
+def _default_rule_files(root: Path | None) -> list[Path]:
+    base = root or Path.cwd()
+    folder = base / "config" / "validation"
+    return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
+
+
+# ---------------------------------------------------------------------- config
+def _sources() -> tuple[dict[str, str], Path, dict[str, str], Path | None]:
+    from dotenv import dotenv_values
+
+    env_file = Path(os.environ.get("FLEXT_ENV_FILE") or ".env")
+    dotenv: dict[str, str] = {}
+    if env_file.is_file():
+        dotenv = {k.upper(): str(v) for k, v in dotenv_values(env_file).items() if v is not None}
+    secrets_dir = os.environ.get("FLEXT_SECRETS_DIR")
+    environ = {k.upper(): v for k, v in os.environ.items()}
+    return environ, env_file, dotenv, Path(secrets_dir) if secrets_dir else None
+
+
+def _source_of(
+    var: str, environ: dict[str, str], env_file: Path, dotenv: dict[str, str],
+    secrets: Path | None,
+) -> str:  # fmt: skip
+    # The order pydantic-settings reads them in: environment, .env, secrets dir, default.
+    if var in environ:
+        return "env var"
+    if var in dotenv:
+        return f"{env_file} (.env)"
+    if secrets is not None and secrets.is_dir():
+        for candidate in (var, var.lower()):
+            if (secrets / candidate).is_file():
+                return f"secrets dir {secrets}"
+    return "default"
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Show the effective settings and where each came from."""
+    settings = _load(args.env)
+    environ, env_file, dotenv, secrets = _sources()
+    rows: list[dict[str, Any]] = []
+    for group in settings.groups().values():
+        for field in type(group).model_fields:
+            value = getattr(group, field)
+            var = type(group).variable(field)
+            secret = isinstance(value, SecretStr)
+            if secret and value is not None:
+                shown: Any = value.get_secret_value() if args.show_secrets else "**********"
+            else:
+                shown = value
+            source = _source_of(var, environ, env_file, dotenv, secrets)
+            if var == "FLEXT_ENVIRONMENT" and args.env:
+                source = "--env argument"
+            rows.append(
+                {
+                    "variable": var,
+                    "value": shown if isinstance(shown, int | float | bool | None) else str(shown),
+                    "source": source,
+                    "secret": secret or field == "url",
+                }
+            )
+    if not args.show_secrets:
+        from flext_infra.observability import redact
+
+        for row in rows:
+            row["value"] = redact(row["value"])
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(
+            [(r["variable"], "" if r["value"] is None else str(r["value"]), r["source"])
+             for r in rows],
+            ("VARIABLE", "VALUE", "SOURCE"),
+        )  # fmt: skip
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ jobs
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """List the Meltano jobs and schedules."""
+    from flext_infra.orchestration import MeltanoProject
+
+    configure_logging(level="WARNING")
+    project = MeltanoProject.find(args.project_root)
+    jobs, schedules = project.jobs(), project.schedules()
+    if args.json:
+        print(json.dumps({
+            "project": str(project.root),
+            "jobs": [{"name": j.name, "tasks": list(j.tasks)} for j in jobs],
+            "schedules": [s.__dict__ for s in schedules],
+        }))  # fmt: skip
+        return EXIT_OK
+    print(f"project: {project.root}")
+    print("\nJOBS")
+    _print_table([(j.name, " ; ".join(j.tasks)) for j in jobs], ("NAME", "TASKS"))
+    print("\nSCHEDULES")
+    _print_table(
+        [(s.name, s.interval, s.job or f"{s.extractor} -> {s.loader}") for s in schedules],
+        ("NAME", "INTERVAL", "JOB"),
+    )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------- run
+_MELTANO_ENVS = {
+    Environment.DEVELOPMENT: "dev",
+    Environment.PRODUCTION: "prod",
+    Environment.STAGING: "staging",
+    Environment.TEST: "test",
+}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a Meltano job with honest results."""
+    from flext_infra.container import Container
+    from flext_infra.orchestration import MeltanoProject, Orchestrator
+
+    settings = _load(args.env)
+    project = MeltanoProject.find(args.project_root)
+    container = Container.for_environment(settings.environment, settings)
+    try:
+        orchestrator: Orchestrator = container.resolve("orchestrator")
+        orchestrator._project = project
+        orchestrator.meltano_bin = args.meltano
+        orchestrator.echo = not args.quiet
+        orchestrator.timeout_s = args.timeout
+        if args.env:
+            orchestrator.meltano_environment = _MELTANO_ENVS[Environment(args.env)]
+        result = orchestrator.run(
+            args.job, retries=args.retries, dry_run=args.dry_run, full_refresh=args.full_refresh
+        )
+    finally:
+        container.dispose()
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(f"job:       {result.job}")
+        print(f"status:    {result.status}")
+        print(f"exit code: {result.exit_code}")
+        print(f"attempts:  {result.attempts}")
+        print(f"duration:  {result.duration_s:.3f}s")
+        print(f"command:   {' '.join(result.command)}")
+        for stream, count in sorted(result.records.items()):
+            print(f"records:   {stream}={count}")
+        if result.error:
+            print(f"error:     {result.error}")
+        for channel, status in result.alerts.items():
+            print(f"alert:     {channel}={status}")
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
+# ------------------------------------------------------------------ sample-api
+def cmd_sample_api(args: argparse.Namespace) -> int:
+    """Serve the sample API in the foreground."""
+    try:
+        from flext_infra.testing import sample_api
+    except ImportError as exc:  # pragma: no cover - shipped in the same package
+        print(f"error: the sample API is not available: {exc}", file=sys.stderr)
+        return EXIT_MISSING
+    argv = ["--host", args.host, "--port", str(args.port), "--records", str(args.records)]
+    if args.username is not None:
+        argv += ["--username", args.username, "--password", args.password or ""]
+    return int(sample_api.main(argv))
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``flext`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="flext",
+        description="Operate FLEXT Meltano pipelines: health, validation, config, jobs, runs.",
+        epilog="Exit codes: 0 ok, 1 failed/unhealthy/invalid, 2 usage, 3 configuration "
+        "error, 4 missing tool, 130 interrupted.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    envs = [e.value for e in Environment]
+
+    p = sub.add_parser("health", help="ping the database, the API and the alert channels")
+    p.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("validate", help="validate settings and the container graph")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--env", choices=envs, help="one environment")
+    group.add_argument("--all", action="store_true", help="all four environments")
+    p.add_argument("--rules", action="append", help="validation rules file (repeatable)")
+    p.add_argument("--project-root", help="Meltano project directory")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("config", help="show effective settings and where each came from")
+    p.add_argument("--show-secrets", action="store_true", help="print secret values")
+    p.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("jobs", help="list Meltano jobs and schedules")
+    p.add_argument("--project-root", help="Meltano project directory (default: from cwd up)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("run", help="run a Meltano job (meltano run JOB)")
+    p.add_argument("job", help="the Meltano job name")
+    p.add_argument("--retries", type=int, default=0, help="retries after a failure (default 0)")
+    p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    p.add_argument("--full-refresh", action="store_true", help="ignore saved state")
+    p.add_argument("--timeout", type=float, default=None, help="kill the run after N seconds")
+    p.add_argument("--env", choices=envs, help="environment (also meltano --environment)")
+    p.add_argument("--project-root", help="Meltano project directory (default: from cwd up)")
+    p.add_argument("--meltano", help="meltano executable (default: next to python, or PATH)")
+    p.add_argument("--quiet", action="store_true", help="do not echo Meltano's log to stderr")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sample-api", help="serve the sample API on loopback (foreground)")
+    p.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    p.add_argument("--records", type=int, default=1000, help="records per entity")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address")
+    p.add_argument("--username", default=None, help="basic auth user (default: no auth)")
+    p.add_argument("--password", default=None, help="basic auth password")
+    p.set_defaults(func=cmd_sample_api)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flext`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "retries", 0) is not None and getattr(args, "retries", 0) < 0:
+        print("error: --retries must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from flext_infra.orchestration import MeltanoNotFoundError
+
+        if isinstance(exc, MeltanoNotFoundError):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_MISSING
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

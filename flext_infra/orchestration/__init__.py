@@ -1,0 +1,37 @@
+"""Orchestration: Meltano projects, jobs and the ``orchestrator`` service."""
+
+from flext_infra.orchestration._errors import (
+    JobNotFoundError,
+    MeltanoNotFoundError,
+    OrchestrationError,
+    ProjectNotFoundError,
+)
+from flext_infra.orchestration._metrics import RunMetrics
+from flext_infra.orchestration._orchestrator import (
+    DRY_RUN,
+    FAILED,
+    SUCCESS,
+    TIMED_OUT,
+    JobRunResult,
+    Orchestrator,
+    find_meltano,
+)
+from flext_infra.orchestration._project import MeltanoJob, MeltanoProject, MeltanoSchedule
+
+__all__ = [
+    "DRY_RUN",
+    "FAILED",
+    "SUCCESS",
+    "TIMED_OUT",
+    "JobNotFoundError",
+    "JobRunResult",
+    "MeltanoJob",
+    "MeltanoNotFoundError",
+    "MeltanoProject",
+    "MeltanoSchedule",
+    "OrchestrationError",
+    "Orchestrator",
+    "ProjectNotFoundError",
+    "RunMetrics",
+    "find_meltano",
+]

@@ -1,0 +1,92 @@
+"""Record counts from the Singer SDK's ``METRIC:`` log lines, as Meltano relays them.
+
+With ``meltano --log-format=json`` every plugin stderr line becomes a JSON
+object whose ``event`` holds the plugin's line and whose ``name`` and
+``producer`` say which plugin wrote it. The SDK's metric lines look like
+``METRIC: {"type": "counter", "metric": "record_count", "value": 3, "tags": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+_MARK = "METRIC:"
+
+
+@dataclass
+class RunMetrics:
+    """What the metric lines of one run said.
+
+    Attributes:
+        extracted: Records per stream counted by the extractor (producer).
+        loaded: Records per stream counted by the loader (consumer).
+        by_plugin: Records per plugin and stream.
+        http_requests: HTTP requests the SDK timed.
+        http_429: Of those, how many answered 429.
+        errors: The last error-level lines (for the failure message).
+    """
+
+    extracted: Counter[str] = field(default_factory=Counter)
+    loaded: Counter[str] = field(default_factory=Counter)
+    by_plugin: dict[str, Counter[str]] = field(default_factory=dict)
+    http_requests: int = 0
+    http_429: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> None:
+        """Account for one log line (any format; non-metric lines are ignored)."""
+        text, plugin, producer = line, None, None
+        stripped = line.strip()
+        if stripped.startswith("{"):
+            try:
+                obj = json.loads(stripped)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict):
+                text = str(obj.get("event", ""))
+                plugin = obj.get("name") or obj.get("string_id")
+                producer = obj.get("producer")
+                if obj.get("level") in ("error", "critical") and text:
+                    self.errors = [*self.errors[-4:], text.strip()[:500]]
+        at = text.find(_MARK)
+        if at < 0:
+            return
+        try:
+            metric, _ = _DECODER.raw_decode(text, at + len(_MARK) + _spaces(text, at))
+        except ValueError:
+            return
+        if isinstance(metric, dict):
+            self._count(metric, str(plugin) if plugin else "unknown", producer)
+
+    def _count(self, metric: dict[str, Any], plugin: str, producer: Any) -> None:
+        name = metric.get("metric")
+        tags = metric.get("tags") or {}
+        value = metric.get("value")
+        if name == "record_count" and isinstance(value, int | float):
+            stream = str(tags.get("stream", "?"))
+            self.by_plugin.setdefault(plugin, Counter())[stream] += int(value)
+            if producer is False or plugin.startswith("target-"):
+                self.loaded[stream] += int(value)
+            else:
+                self.extracted[stream] += int(value)
+        elif name == "http_request_duration":
+            self.http_requests += 1
+            if str(tags.get("http_status_code")) == "429":
+                self.http_429 += 1
+
+    @property
+    def records(self) -> dict[str, int]:
+        """Records per stream: extracted counts, or loaded ones if the tap gave none."""
+        return dict(self.extracted or self.loaded)
+
+
+def _spaces(text: str, at: int) -> int:
+    i = at + len(_MARK)
+    n = 0
+    while i + n < len(text) and text[i + n] == " ":
+        n += 1
+    return n

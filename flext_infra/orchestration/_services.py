@@ -1,0 +1,44 @@
+"""Container registration of ``orchestrator`` (a singleton)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flext_infra._environment import Environment
+from flext_infra.alerts import AlertManager
+from flext_infra.environments._profiles import ALL, ServiceSpec
+from flext_infra.orchestration._orchestrator import Orchestrator
+from flext_infra.settings import FlextSettings
+
+_TEST = frozenset({Environment.TEST})
+
+
+def _orchestrator(
+    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path
+) -> Orchestrator:
+    return Orchestrator(
+        alert_manager=alert_manager,
+        log_dir=data_dir / "runs",
+        history_path=data_dir / "runs.jsonl",
+    )
+
+
+def _test_orchestrator(
+    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path
+) -> Orchestrator:
+    # Zero waits between attempts; history beside the recorded alerts so that a
+    # test can read it after the process ends (data_dir is a temp dir here).
+    history = (settings.alert.record_dir or data_dir) / "runs.jsonl"
+    return Orchestrator(
+        alert_manager=alert_manager,
+        log_dir=data_dir / "runs",
+        history_path=history,
+        backoff_s=0.0,
+        backoff_max_s=0.0,
+    )
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("orchestrator", _orchestrator, environments=ALL - _TEST, aliases=(Orchestrator,)),
+    ServiceSpec("orchestrator", _test_orchestrator, environments=_TEST, aliases=(Orchestrator,)),
+)
