@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest clean
+.PHONY: setup demo test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its dev group
+
+demo: setup  ## sample API -> tap-flext-api -> target-flext-oracle -> SQLite, with a summary
+	$(PY) scripts/demo.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

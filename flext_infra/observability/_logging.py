@@ -137,7 +137,9 @@ def configure_logging(
     handler = _StderrHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+    for old in [h for h in root.handlers if _is_console_handler(h)]:
+        # Replace, not add to, what was there (ours from an earlier call, or the
+        # Singer SDK's console handler): one pipeline, each line written once.
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
@@ -158,6 +160,13 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def _is_console_handler(handler: logging.Handler) -> bool:
+    if isinstance(handler, _StderrHandler):
+        return True
+    consoles = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    return type(handler) is logging.StreamHandler and handler.stream in consoles
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

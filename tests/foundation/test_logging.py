@@ -116,3 +116,18 @@ def test_process_writes_logs_to_stderr_only() -> None:
     assert proc.stdout == '{"type": "STATE", "value": {}}\n'
     assert "hello" in proc.stderr and "from httpx" in proc.stderr
     assert "zzz-secret" not in proc.stderr
+
+
+def test_configure_logging_replaces_console_handlers(capsys: pytest.CaptureFixture[str]) -> None:
+    """A console handler installed earlier (as the Singer SDK does) is replaced, not doubled."""
+    root = logging.getLogger()
+    sdk_handler = logging.StreamHandler(sys.stderr)
+    root.addHandler(sdk_handler)
+    try:
+        configure_logging(fmt="json")
+        configure_logging(fmt="json")  # twice: still one handler
+        assert sdk_handler not in root.handlers
+        logging.getLogger("singer_sdk").warning("once")
+        assert capsys.readouterr().err.count('"once"') == 1
+    finally:
+        root.removeHandler(sdk_handler)

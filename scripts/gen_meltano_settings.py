@@ -1,0 +1,138 @@
+"""Write the plugins' ``settings:`` and ``capabilities:`` in meltano.yml from the plugins.
+
+The plugin's schema is the one source of truth for its settings (STYLE.md);
+Meltano needs them declared for a custom plugin, so this copies them across:
+name, label (the title), description, kind, ``sensitive: true`` for secrets,
+options for enums. Nested objects with properties (``oracle_config``) become
+dotted settings (``oracle_config.host``). Run after changing a setting; a test
+runs ``--check`` and fails while meltano.yml is stale.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO_YML = ROOT / "meltano.yml"
+PLUGINS = {
+    "tap-flext-api": ("tap_flext_api.tap", "TapFlextApi"),
+    "target-flext-oracle": ("target_flext_oracle.target", "TargetFlextOracle"),
+}
+
+
+def _types(prop: dict[str, Any]) -> list[str]:
+    t = prop.get("type")
+    if isinstance(t, list):
+        return [x for x in t if x != "null"]
+    if isinstance(t, str):
+        return [t]
+    found: list[str] = []
+    for alt in prop.get("anyOf", []) + prop.get("oneOf", []):
+        found += [x for x in _types(alt) if x not in found]
+    return found
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    types = _types(prop)
+    if prop.get("enum"):
+        return "options"
+    if "string" in types and prop.get("format") == "date-time":
+        return "date_iso8601"
+    for json_type, kind in (
+        ("boolean", "boolean"),
+        ("integer", "integer"),
+        ("number", "decimal"),
+        ("array", "array"),
+        ("object", "object"),
+    ):
+        if types == [json_type]:
+            return kind
+    return "string"
+
+
+def _settings(props: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, prop in props.items():
+        if _types(prop) == ["object"] and prop.get("properties"):
+            out += _settings(prop["properties"], f"{prefix}{name}.")
+            continue
+        setting: dict[str, Any] = {"name": f"{prefix}{name}", "kind": _kind(prop)}
+        if prop.get("title"):
+            setting["label"] = prop["title"]
+        if prop.get("description"):
+            setting["description"] = " ".join(prop["description"].split())
+        if prop.get("secret") or prop.get("writeOnly"):
+            setting["sensitive"] = True
+        if prop.get("enum"):
+            setting["options"] = [
+                {"label": str(v), "value": v} for v in prop["enum"] if v is not None
+            ]
+        out.append(setting)
+    return out
+
+
+def plugin_settings(plugin: str) -> list[dict[str, Any]]:
+    """Meltano settings for one plugin, from its config_jsonschema."""
+    module, cls = PLUGINS[plugin]
+    schema = getattr(importlib.import_module(module), cls).config_jsonschema
+    return _settings(schema.get("properties", {}))
+
+
+def plugin_capabilities(plugin: str) -> list[str]:
+    """The capabilities the plugin itself advertises in ``--about``."""
+    module, cls = PLUGINS[plugin]
+    caps = getattr(importlib.import_module(module), cls).capabilities
+    return [str(getattr(c, "value", c)) for c in caps]
+
+
+def render(text: str) -> str:
+    """meltano.yml text with each plugin's generated settings block replaced."""
+    for plugin in PLUGINS:
+        caps = ", ".join(plugin_capabilities(plugin))
+        text, n = re.subn(
+            rf"(  - name: {re.escape(plugin)}\n(?:    (?!capabilities:).*\n)*?)"
+            r"    capabilities:.*\n",
+            lambda m, c=caps: f"{m.group(1)}    capabilities: [{c}]\n",
+            text,
+            count=1,
+        )
+        if n != 1:
+            raise SystemExit(f"no capabilities line found for {plugin} in meltano.yml")
+        block = yaml.safe_dump(
+            {"settings": plugin_settings(plugin)}, sort_keys=False, width=1000, allow_unicode=True
+        )
+        indented = "".join(f"    {line}\n" for line in block.splitlines())
+        pattern = re.compile(
+            rf"(  - name: {re.escape(plugin)}\n(?:    (?!settings:).*\n)*?)"
+            r"    settings:.*\n(?:    [ -].*\n)*"
+        )
+        text, n = pattern.subn(lambda m, b=indented: m.group(1) + b, text, count=1)
+        if n != 1:
+            raise SystemExit(f"no settings block found for {plugin} in meltano.yml")
+    return text
+
+
+def main() -> int:
+    """Rewrite meltano.yml, or with ``--check`` fail when it is stale."""
+    current = MELTANO_YML.read_text()
+    wanted = render(current)
+    if "--check" in sys.argv:
+        if wanted != current:
+            print(
+                "meltano.yml settings are stale: run scripts/gen_meltano_settings.py",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    MELTANO_YML.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
