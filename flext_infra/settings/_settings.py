@@ -239,6 +239,13 @@ class DatabaseSettings(SettingsGroup):
         description="Test profile: use this PostgreSQL URL instead of a temporary SQLite file.",
     )
 
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable behind ``field`` (its alias when it has one)."""
+        info = cls.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        return alias.upper() if isinstance(alias, str) else super().variable(field)
+
 
 class AlertSettings(SettingsGroup):
     """Alert channels (``FLEXT_ALERT_*``)."""
