@@ -1,0 +1,69 @@
+"""tap-flext-api: a declarative Singer tap for JSON REST APIs, with an Oracle WMS profile.
+
+Run it as ``tap-flext-api --config config.json``; embed it with
+``TapFlextApi(config=..., http_client=container.resolve("http_client"))``.
+"""
+
+from tap_flext_api._errors import (
+    MaxPagesExceededError,
+    PaginationError,
+    PaginationLoopError,
+    RequestFailure,
+    StreamFatalError,
+    StreamRetriableError,
+)
+from tap_flext_api._schema import infer_schema
+from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
+from tap_flext_api._writer import FastSingerWriter
+from tap_flext_api.client import FlextApiStream, field_value, format_replication_value
+from tap_flext_api.pagination import (
+    CursorPaginator,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    Page,
+    PageNumberPaginator,
+    PageRequest,
+    PaginationGuard,
+    Paginator,
+    SinglePagePaginator,
+    build_paginator,
+)
+from tap_flext_api.profiles import describe_to_schema, wms_field_schema, wms_stream_definitions
+from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_class
+from tap_flext_api.tap import TapFlextApi
+
+__all__ = [
+    "CONFIG_SCHEMA",
+    "ConfiguredStream",
+    "CursorPaginator",
+    "FastSingerWriter",
+    "FlextApiStream",
+    "LinkHeaderPaginator",
+    "MaxPagesExceededError",
+    "NextUrlPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "PageRequest",
+    "PaginationError",
+    "PaginationGuard",
+    "PaginationLoopError",
+    "Paginator",
+    "RequestFailure",
+    "SinglePagePaginator",
+    "StreamDefinition",
+    "StreamFatalError",
+    "StreamRetriableError",
+    "TapFlextApi",
+    "TapSettings",
+    "WmsEntityStream",
+    "build_paginator",
+    "describe_to_schema",
+    "field_value",
+    "format_replication_value",
+    "infer_schema",
+    "stream_class",
+    "wms_field_schema",
+    "wms_stream_definitions",
+]

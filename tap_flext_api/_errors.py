@@ -1,0 +1,80 @@
+"""Errors the tap raises, keeping the Singer SDK's retriable/fatal meaning.
+
+Every request failure names the stream, the URL (credentials stripped), the
+HTTP status (``None`` for network failures) and how many attempts were made,
+so a failed run says exactly what broke.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from flext_infra.observability import redact
+
+
+class RequestFailure:
+    """Facts about a failed request, shared by the retriable and fatal errors.
+
+    Attributes:
+        stream: The stream that made the request.
+        url: The request URL without credentials.
+        status: The final HTTP status, or ``None`` when no response arrived.
+        attempts: How many attempts the HTTP client made.
+    """
+
+    stream: str
+    url: str
+    status: int | None
+    attempts: int
+
+    def _describe(self, what: str) -> str:
+        status = "no response" if self.status is None else f"HTTP {self.status}"
+        return (
+            f"stream '{self.stream}': {what} for {self.url} "
+            f"({status}, {self.attempts} attempt{'s' if self.attempts != 1 else ''})"
+        )
+
+
+class StreamRetriableError(RequestFailure, RetriableAPIError):
+    """A transient failure (5xx, 429, network, open breaker) that outlived every retry."""
+
+    def __init__(
+        self, stream: str, url: str, status: int | None, attempts: int, reason: str
+    ) -> None:
+        self.stream, self.url, self.status, self.attempts = stream, redact(url), status, attempts
+        self.reason = reason
+        super().__init__(self._describe(reason))
+
+
+class StreamFatalError(RequestFailure, FatalAPIError):
+    """A failure that retrying cannot fix (4xx other than 429, bad body, config)."""
+
+    def __init__(
+        self, stream: str, url: str, status: int | None, attempts: int, reason: str
+    ) -> None:
+        self.stream, self.url, self.status, self.attempts = stream, redact(url), status, attempts
+        self.reason = reason
+        super().__init__(self._describe(reason))
+
+
+class PaginationError(FatalAPIError):
+    """Pagination cannot go on safely: a loop, or the ``max_pages`` cap.
+
+    Attributes:
+        stream: The stream being read.
+        url: The URL of the page that tripped the safety net.
+    """
+
+    def __init__(self, stream: str, url: str, reason: str) -> None:
+        self.stream = stream
+        self.url = redact(url)
+        self.reason = reason
+        super().__init__(f"stream '{stream}': {reason} at {self.url}")
+
+
+class PaginationLoopError(PaginationError):
+    """The API sent a token already used, or the same page body twice in a row."""
+
+
+class MaxPagesExceededError(PaginationError):
+    """The stream reached its ``max_pages`` cap while the API still had pages."""

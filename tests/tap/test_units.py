@@ -1,0 +1,246 @@
+"""Unit behaviour: WMS type mapping, settings, JSONPath, bookmarks, inference, the writer."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.singerlib import RecordMessage, StateMessage
+
+from flext_infra.testing import ENTITIES
+from tap_flext_api import (
+    CONFIG_SCHEMA,
+    FastSingerWriter,
+    StreamDefinition,
+    TapSettings,
+    describe_to_schema,
+    field_value,
+    format_replication_value,
+    infer_schema,
+    wms_field_schema,
+)
+from tap_flext_api._jsonpath import compile_path, first_value
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": "integer", "nullable": False}, {"type": ["integer"]}),
+        ({"type": "decimal", "precision": 12, "scale": 3}, {"type": ["number", "null"]}),
+        ({"type": "string", "length": 30}, {"type": ["string", "null"], "maxLength": 30}),
+        ({"type": "boolean", "nullable": False}, {"type": ["boolean"]}),
+        ({"type": "date"}, {"type": ["string", "null"], "format": "date"}),
+        ({"type": "datetime", "nullable": False}, {"type": ["string"], "format": "date-time"}),
+        ({"type": "object"}, {"type": ["object", "null"]}),
+        ({"type": "array"}, {"type": ["array", "null"], "items": {}}),
+        ({"type": "mystery"}, {"type": ["string", "null"]}),
+    ],
+)
+def test_wms_types_map_to_json_schema(spec: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Each WMS describe type maps to its JSON Schema type (unknown types to string)."""
+    assert wms_field_schema(spec) == expected
+
+
+def test_wms_foreign_keys_are_id_key_url_objects() -> None:
+    """A foreign key becomes an object with id, key and url, nullable unless declared not."""
+    schema = wms_field_schema({"type": "fk", "nullable": True})
+    assert schema["type"] == ["object", "null"]
+    assert set(schema["properties"]) == {"id", "key", "url"}
+    assert wms_field_schema({"type": "fk", "nullable": False})["type"] == ["object"]
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITIES))
+def test_describe_schema_validates_the_sample_records(entity: str) -> None:
+    """The schema built from describe accepts real sample records (both describe shapes)."""
+    from flext_infra.testing import SampleApi
+
+    spec = ENTITIES[entity]
+    schema = describe_to_schema(spec.describe())
+    as_map = {"fields": {f["name"]: f for f in spec.describe()["fields"]}}
+    assert describe_to_schema(as_map) == schema
+    with SampleApi(records=20) as api:
+        for rid in range(1, 21):
+            jsonschema.validate(api.record(entity, rid), schema)
+
+
+def test_describe_without_fields_is_an_error() -> None:
+    """A describe body with no fields is refused, not turned into an empty schema."""
+    with pytest.raises(ValueError, match="fields"):
+        describe_to_schema({"name": "x"})
+
+
+def test_upstream_wms_config_is_understood_unchanged() -> None:
+    """The upstream keys (timeout, entities, enable_incremental, ...) resolve as documented."""
+    settings = TapSettings.from_config(
+        {
+            "profile": "oracle_wms",
+            "base_url": "https://wms.example/env/",
+            "username": "u",
+            "password": "p",
+            "entities": ["allocation"],
+            "page_size": 250,
+            "timeout": 12,
+            "max_retries": 2,
+            "enable_incremental": False,
+            "replication_key": "mod_ts",
+            "start_date": "2024-01-01T00:00:00Z",
+            "company_code": "ACME",
+            "facility_code": "FAC01",
+        }
+    )
+    assert settings.base_url == "https://wms.example/env"
+    assert (settings.auth_method, settings.request_timeout, settings.max_retries) == (
+        "basic",
+        12.0,
+        2,
+    )
+    assert settings.entities == ("allocation",) and not settings.enable_incremental
+    assert (settings.company_code, settings.facility_code, settings.page_size) == (
+        "ACME",
+        "FAC01",
+        250,
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ({}, "base_url"),
+        ({"base_url": "http://h", "streams": [{"name": "a", "bogus": 1}]}, "unknown keys"),
+    ],
+)
+def test_bad_settings_fail_naming_the_setting(config: dict[str, Any], error: str) -> None:
+    """Missing or misspelt settings fail with the setting's name."""
+    with pytest.raises(ValueError, match=error):
+        TapSettings.from_config(config)
+
+
+def test_api_url_is_an_alias_of_base_url() -> None:
+    """api_url is accepted where base_url is missing."""
+    assert TapSettings.from_config({"api_url": "http://h/"}).base_url == "http://h"
+
+
+def test_every_setting_has_a_title_and_description_and_secrets_are_marked() -> None:
+    """Every top-level setting is documented; every secret carries secret=True."""
+    secrets = {"password", "bearer_token", "api_key", "oauth2_client_secret"}
+    for name, prop in CONFIG_SCHEMA["properties"].items():
+        assert prop.get("title") and prop.get("description"), name
+        assert bool(prop.get("secret")) == (name in secrets), name
+
+
+def test_stream_definition_fields_match_the_stream_schema() -> None:
+    """The typed stream definition and the JSON Schema of a stream list the same keys."""
+    items = CONFIG_SCHEMA["properties"]["streams"]["items"]["properties"]
+    assert set(items) == set(StreamDefinition.__dataclass_fields__) - {"trusted_schema"}
+
+
+@pytest.mark.parametrize(
+    ("path", "document", "expected"),
+    [
+        ("$", [{"a": 1}], [{"a": 1}]),
+        ("$[*]", [{"a": 1}, {"a": 2}], [{"a": 1}, {"a": 2}]),
+        ("$.results", {"results": [{"a": 1}]}, [{"a": 1}]),
+        ("$.data.items[*]", {"data": {"items": [1, 2]}}, [1, 2]),
+        ("$.missing", {"results": []}, []),
+        ("$.next", {"next": None}, []),
+        ("$.data[?(@.a > 1)]", {"data": [{"a": 1}, {"a": 2}]}, [{"a": 2}]),
+    ],
+)
+def test_jsonpath_fast_and_general_paths_agree(path: str, document: Any, expected: Any) -> None:
+    """Simple paths take the fast route, filters go to jsonpath-ng; both extract the same way."""
+    assert compile_path(path)(document) == expected
+
+
+def test_invalid_jsonpath_is_a_value_error() -> None:
+    """A broken JSONPath is reported with the expression."""
+    with pytest.raises(ValueError, match="invalid JSONPath"):
+        first_value("$.[", {})
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lookback", "expected"),
+    [
+        ("iso8601", 0, "2024-03-01T10:00:00+00:00"),
+        ("iso8601", 15, "2024-03-01T09:45:00+00:00"),
+        ("date", 0, "2024-03-01"),
+        ("epoch", 0, 1709287200),
+        ("epoch_ms", 0, 1709287200000),
+        ("%Y%m%d%H%M", 0, "202403011000"),
+    ],
+)
+def test_bookmark_is_rendered_for_the_filter(fmt: str, lookback: float, expected: Any) -> None:
+    """The bookmark minus the lookback is sent in the configured format."""
+    assert format_replication_value("2024-03-01T10:00:00Z", fmt, lookback) == expected
+
+
+def test_non_timestamp_bookmarks_are_sent_as_is() -> None:
+    """An integer replication key is not reformatted."""
+    assert format_replication_value(42, "iso8601", 5) == 42
+
+
+def test_dotted_parent_fields_reach_into_objects() -> None:
+    """Parent context fields can name a nested value (a WMS foreign key's id)."""
+    record = {"id": 1, "order_id": {"id": 7, "key": "ORD7"}}
+    assert field_value(record, "order_id.id") == 7
+    with pytest.raises(KeyError):
+        field_value(record, "order_id.nope")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    records=st.lists(
+        st.dictionaries(st.sampled_from("abcde"), json_values, max_size=5), min_size=1, max_size=8
+    )
+)
+def test_inferred_schema_accepts_every_sampled_record(records: list[dict[str, Any]]) -> None:
+    """A schema inferred from a sample validates every record of that sample."""
+    schema = infer_schema(records)
+    for record in records:
+        jsonschema.validate(record, schema)
+
+
+def test_inference_detects_timestamps_and_numbers() -> None:
+    """ISO timestamps get format date-time; ints mixed with decimals become number."""
+    schema = infer_schema(
+        [
+            {"t": "2024-01-01T00:00:00Z", "n": 1},
+            {"t": "2024-01-02T00:00:00+01:00", "n": Decimal("1.5")},
+        ]
+    )
+    assert schema["properties"]["t"] == {"type": ["string", "null"], "format": "date-time"}
+    assert schema["properties"]["n"] == {"type": ["number", "null"]}
+
+
+def test_writer_buffers_records_until_a_state_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RECORD lines stay buffered until a STATE message, which flushes them first, in order."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = FastSingerWriter()
+    writer.write_record("s", {"id": 1, "d": Decimal("1.10")}, None, "2024-01-01T00:00:00+00:00")
+    writer.write_message(RecordMessage(stream="s", record={"id": 2}))
+    assert out.buffer.getvalue() == b""  # type: ignore[attr-defined]
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    lines = [json.loads(x) for x in out.buffer.getvalue().splitlines()]  # type: ignore[attr-defined]
+    assert [m["type"] for m in lines] == ["RECORD", "RECORD", "STATE"]
+    assert lines[0] == {
+        "type": "RECORD",
+        "stream": "s",
+        "record": {"id": 1, "d": 1.10},
+        "time_extracted": "2024-01-01T00:00:00+00:00",
+    }
