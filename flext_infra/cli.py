@@ -209,7 +209,7 @@ def _source_of(
     if var in environ:
         return "env var"
     if var in dotenv:
-        return f"{env_file} (.env)"
+        return f".env file {env_file}"
     if secrets is not None and secrets.is_dir():
         for candidate in (var, var.lower()):
             if (secrets / candidate).is_file():

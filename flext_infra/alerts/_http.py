@@ -1,10 +1,12 @@
-"""The one place alert channels make HTTP requests.
+"""The one place alert channels make HTTP requests: through ``flext_infra.http``.
 
-Webhook and Slack deliveries go through :class:`AlertHttp`. It deliberately
-does not reuse the container's ``http_client`` *instance*: that client is
-configured for the REST API (base URL, API credentials), and those credentials
-must never be sent to a webhook. Retries are done by the alert manager (bounded
-backoff per channel), so this layer makes exactly one attempt per call.
+Webhook and Slack deliveries use a :class:`~flext_infra.http.FlextHttpClient`
+of their own, built with :func:`~flext_infra.http.create_http_client`. They do
+not reuse the container's ``http_client`` *instance*: that one is configured
+for the REST API (base URL, API credentials, loopback guard in tests), and
+API credentials must never be sent to a webhook. The client makes one attempt
+per call (``max_retries=0``): the alert manager owns the retry loop, with its
+own bounded backoff, so that each channel's attempts are counted and reported.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from flext_infra.alerts._errors import DeliveryError
+from flext_infra.http import HttpClientConfig, HttpError, create_http_client
 
 
 class AlertHttp:
@@ -26,7 +27,17 @@ class AlertHttp:
     """
 
     def __init__(self, *, timeout: float = 10.0, verify_tls: bool = True) -> None:
-        self._client = httpx.Client(timeout=timeout, verify=verify_tls, follow_redirects=False)
+        self._client = create_http_client(
+            HttpClientConfig(
+                timeout=timeout,
+                connect_timeout=min(timeout, 10.0),
+                total_timeout=timeout * 2,
+                max_retries=0,
+                cache_enabled=False,
+                verify_tls=verify_tls,
+                user_agent="flext-alerts/0.1",
+            )
+        )
 
     def post_json(self, url: str, body: dict[str, Any]) -> int:
         """POST ``body`` as JSON; return the status code of a 2xx answer.
@@ -36,15 +47,17 @@ class AlertHttp:
                 5xx are marked retriable; other statuses are not.
         """
         try:
-            response = self._client.post(url, json=body)
-        except httpx.HTTPError as exc:
+            response = self._client.post(url, json=body, raise_for_status=False)
+        except HttpError as exc:
             # Name the host, never the path: webhook paths carry their token.
             where = urlsplit(url)
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause else type(exc).__name__
             raise DeliveryError(
-                f"{type(exc).__name__}: {exc} ({where.scheme}://{where.netloc.rpartition('@')[2]})",
+                f"{detail} ({where.scheme}://{where.netloc.rpartition('@')[2]})",
                 retriable=True,
             ) from exc
-        status = response.status_code
+        status = int(response.status_code)
         if 200 <= status < 300:
             return status
         retriable = status in (408, 429) or status >= 500
