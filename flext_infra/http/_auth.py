@@ -169,7 +169,7 @@ class OAuth2ClientCredentials(Auth):
         self._token = token
         self._expires_at = time.monotonic() + max(0.0, expires_in - self.refresh_margin_s)
         self.fetches += 1
-        _log.info("http.oauth.token_fetched", token_url=self.token_url, expires_in=expires_in)
+        _log.info("http.oauth.token_fetched", endpoint=self.token_url, expires_in=expires_in)
         return token
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
@@ -184,7 +184,7 @@ class OAuth2ClientCredentials(Auth):
         response = yield request
         if response.status_code != 401:
             return
-        _log.info("http.oauth.token_rejected", token_url=self.token_url)
+        _log.info("http.oauth.token_rejected", endpoint=self.token_url)
         with self._lock:
             if self._token == token:  # nobody refreshed it meanwhile
                 self._token = None

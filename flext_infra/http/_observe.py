@@ -30,21 +30,30 @@ SECRET_PARAMS = frozenset(
 class Waits:
     """Sleeps, or (with ``zero_waits``) only pretends to: the test switch.
 
-    Every layer asks this object to wait, so one flag makes a whole suite fast
-    while the decisions (how long, why) are still logged and counted.
+    Every layer asks this object to wait and to tell the time, so one flag
+    makes a whole suite fast without changing behaviour: a skipped wait moves
+    this clock forward instead, so budgets, breaker breaks and server hints
+    expire as if the time had passed, and the decisions (how long, why) are
+    still logged and counted.
     """
 
     def __init__(self, zero_waits: bool = False) -> None:
         self.zero_waits = zero_waits
+        self._skipped = 0.0
+        self._lock = threading.Lock()
 
-    @staticmethod
-    def now() -> float:
-        """Monotonic seconds."""
-        return time.monotonic()
+    def now(self) -> float:
+        """Monotonic seconds, plus every wait skipped so far."""
+        return time.monotonic() + self._skipped
 
     def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (not at all under ``zero_waits``)."""
-        if seconds > 0 and not self.zero_waits:
+        """Wait ``seconds`` (under ``zero_waits``, move the clock instead)."""
+        if seconds <= 0:
+            return
+        if self.zero_waits:
+            with self._lock:
+                self._skipped += seconds
+        else:
             time.sleep(seconds)
 
 

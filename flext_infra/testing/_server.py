@@ -198,6 +198,7 @@ class SampleApi:
         oauth_clients: ``{client_id: client_secret}`` allowed at ``POST /oauth/token``;
             the tokens it issues are accepted as ``Bearer`` credentials.
         api_key: ``(name, value)``: accepted as a header or a query parameter.
+        bearer_token: A fixed token accepted as ``Authorization: Bearer ...``.
         token_ttl_s: Lifetime of issued OAuth2 tokens.
         faults: Initial fault injection.
         cache_max_bytes: Bound of the rendered-page cache.
@@ -214,6 +215,7 @@ class SampleApi:
         password: str | None = None,
         oauth_clients: dict[str, str] | None = None,
         api_key: tuple[str, str] | None = None,
+        bearer_token: str | None = None,
         token_ttl_s: float = 3600.0,
         faults: Faults | None = None,
         cache_max_bytes: int = 256 * 1024 * 1024,
@@ -242,6 +244,7 @@ class SampleApi:
         )
         self._oauth_clients = dict(oauth_clients or {})
         self._api_key = api_key
+        self._bearer_token = bearer_token
         self._token_ttl_s = token_ttl_s
         self._tokens: dict[str, float] = {}
         self._faults = faults or Faults()
@@ -392,13 +395,19 @@ class SampleApi:
     @property
     def auth_required(self) -> bool:
         """True when some credential is configured."""
-        return bool(self._basic or self._oauth_clients or self._api_key)
+        return bool(self._basic or self._oauth_clients or self._api_key or self._bearer_token)
 
     def _authorized(self, headers: Any, query: dict[str, str]) -> bool:
         if not self.auth_required:
             return True
         header = headers.get("Authorization") or ""
         if self._basic is not None and secrets.compare_digest(header, self._basic):
+            return True
+        if (
+            header.startswith("Bearer ")
+            and self._bearer_token is not None
+            and secrets.compare_digest(header[7:], self._bearer_token)
+        ):
             return True
         if header.startswith("Bearer ") and self._oauth_clients:
             expires = self._tokens.get(header[7:])
@@ -781,6 +790,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes requests to the :class:`SampleApi` it was made for."""
 
     api: SampleApi
+    _pending: tuple[str, str, str, str | None] = ("", "", "", None)
     protocol_version = "HTTP/1.1"
     server_version = "FlextSampleApi/1.0"
     sys_version = ""
@@ -822,22 +832,19 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         SampleApi._pending_rate_headers.value = None
         fault = api._pick_fault(path)
-        status = 200
-        fault_name: str | None = None
+        self._pending = (method, path, split.query, fault[0] if fault else None)
         try:
             if fault is not None and fault[0].startswith("status:"):
                 status = int(fault[0].split(":", 1)[1])
-                fault_name = fault[0]
                 self._send_json(status, {"detail": HTTPStatus(status).phrase}, fault[1])
                 return
             slow = api.faults.slow_s
             if slow > 0 and not path.startswith(_EXEMPT):
                 time.sleep(slow)
             if method == "POST" and path == "/oauth/token":
-                status = self._token(body)
+                self._token(body)
                 return
             if path != "/health" and not api._authorized(self.headers, query):
-                status = 401
                 self._send_json(
                     401,
                     {"detail": "Authentication credentials were not provided."},
@@ -847,43 +854,46 @@ class _Handler(BaseHTTPRequestHandler):
             if method in ("POST", "PUT", "DELETE"):
                 if path != "/echo":
                     raise ApiError(405, "Method not allowed.")
-                status = 201 if method == "POST" else 200
-                self._send_json(status, {"received_bytes": len(body)})
+                self._send_json(201 if method == "POST" else 200, {"received_bytes": len(body)})
                 return
+            if api._api_key is not None:
+                query.pop(api._api_key[0], None)  # a credential, not a filter
             rendered = api.render(path, query)
             extra = dict(rendered.headers)
             rate_headers = SampleApi._pending_rate_headers.value
             if rate_headers:
                 extra.update(rate_headers)
             if fault is not None:
-                fault_name = fault[0]
                 self._send_broken(rendered.body, fault[0])
                 return
-            status = self._send_rendered(rendered, extra, head=method == "HEAD")
+            self._send_rendered(rendered, extra, head=method == "HEAD")
         except ApiError as exc:
-            status = exc.status
             self._send_json(exc.status, {"detail": exc.detail})
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        finally:
-            api.requests.append(
-                RequestRecord(
-                    method=method,
-                    path=path,
-                    query=split.query,
-                    status=status,
-                    fault=fault_name,
-                    if_none_match=self.headers.get("If-None-Match"),
-                    if_modified_since=self.headers.get("If-Modified-Since"),
-                    auth_scheme=(self.headers.get("Authorization") or " ").split(" ", 1)[0] or None,
-                    at=time.time(),
-                    headers={
-                        k.lower(): v
-                        for k, v in self.headers.items()
-                        if k.lower() in ("user-agent", "accept", "content-type", "accept-encoding")
-                    },
-                )
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Log the request before its answer leaves, so a test never sees a stale log."""
+        method, path, query, fault = self._pending
+        self.api.requests.append(
+            RequestRecord(
+                method=method,
+                path=path,
+                query=query,
+                status=code,
+                fault=fault,
+                if_none_match=self.headers.get("If-None-Match"),
+                if_modified_since=self.headers.get("If-Modified-Since"),
+                auth_scheme=(self.headers.get("Authorization") or " ").split(" ", 1)[0] or None,
+                at=time.time(),
+                headers={
+                    k.lower(): v
+                    for k, v in self.headers.items()
+                    if k.lower() in ("user-agent", "accept", "content-type", "accept-encoding")
+                },
             )
+        )
+        super().send_response(code, message)
 
     def _token(self, body: bytes) -> int:
         api = self.api
