@@ -25,6 +25,7 @@ class RunMetrics:
         extracted: Records per stream counted by the extractor (producer).
         loaded: Records per stream counted by the loader (consumer).
         by_plugin: Records per plugin and stream.
+        rejected: Rejected records per stream (the data validator's ``reject_count``).
         http_requests: HTTP requests the SDK timed.
         http_429: Of those, how many answered 429.
         errors: The last error-level lines (for the failure message).
@@ -33,6 +34,7 @@ class RunMetrics:
     extracted: Counter[str] = field(default_factory=Counter)
     loaded: Counter[str] = field(default_factory=Counter)
     by_plugin: dict[str, Counter[str]] = field(default_factory=dict)
+    rejected: Counter[str] = field(default_factory=Counter)
     http_requests: int = 0
     http_429: int = 0
     errors: list[str] = field(default_factory=list)
@@ -40,18 +42,23 @@ class RunMetrics:
     def feed(self, line: str) -> None:
         """Account for one log line (any format; non-metric lines are ignored)."""
         text, plugin, producer = line, None, None
-        stripped = line.strip()
-        if stripped.startswith("{"):
+        # Meltano wraps the plugin's line in JSON; a plugin logging JSON itself
+        # (structlog in staging/production) adds a second layer.
+        for _layer in range(2):
+            stripped = text.strip()
+            if not stripped.startswith("{"):
+                break
             try:
                 obj = json.loads(stripped)
             except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                text = str(obj.get("event", ""))
-                plugin = obj.get("name") or obj.get("string_id")
-                producer = obj.get("producer")
-                if obj.get("level") in ("error", "critical") and text:
-                    self.errors = [*self.errors[-4:], text.strip()[:500]]
+                break
+            if not isinstance(obj, dict):
+                break
+            text = str(obj.get("event", ""))
+            plugin = plugin or obj.get("name") or obj.get("string_id")
+            producer = obj.get("producer") if producer is None else producer
+            if obj.get("level") in ("error", "critical") and text:
+                self.errors = [*self.errors[-4:], text.strip()[:500]]
         at = text.find(_MARK)
         if at < 0:
             return
@@ -73,6 +80,8 @@ class RunMetrics:
                 self.loaded[stream] += int(value)
             else:
                 self.extracted[stream] += int(value)
+        elif name == "reject_count" and isinstance(value, int | float):
+            self.rejected[str(tags.get("stream", "?"))] += int(value)
         elif name == "http_request_duration":
             self.http_requests += 1
             if str(tags.get("http_status_code")) == "429":

@@ -52,6 +52,7 @@ class JobRunResult:
         finished_at: When the last attempt ended.
         records: Records per stream from the extractor's metrics (last attempt).
         records_loaded: Records per stream from the loader's metrics, when it logs them.
+        rejects: Rejected records per stream, from the data validator's metric lines.
         http_requests: HTTP requests the tap reported.
         http_429: Of those, 429 answers.
         error: Why it failed (from the logs), None on success.
@@ -69,6 +70,7 @@ class JobRunResult:
     finished_at: str
     records: dict[str, int] = field(default_factory=dict)
     records_loaded: dict[str, int] = field(default_factory=dict)
+    rejects: dict[str, int] = field(default_factory=dict)
     http_requests: int = 0
     http_429: int = 0
     error: str | None = None
@@ -232,6 +234,7 @@ class Orchestrator:
             finished_at=datetime.now(UTC).isoformat(),
             records=metrics.records,
             records_loaded=dict(metrics.loaded),
+            rejects=dict(metrics.rejected),
             http_requests=metrics.http_requests,
             http_429=metrics.http_429,
             error=redact(error) if error else None,
@@ -431,6 +434,7 @@ def _summary(result: JobRunResult) -> dict[str, Any]:
         "attempts": result.attempts,
         "duration_s": result.duration_s,
         "records": result.records,
+        "rejects": result.rejects,
         "http_requests": result.http_requests,
         "http_429": result.http_429,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from flext_infra.alerts import AlertManager
 
 log = get_logger("flext.quality")
+_metrics = logging.getLogger("flext.metrics")
 
 Record = dict[str, Any]
 
@@ -307,6 +310,19 @@ class DataValidator:
             self._finished = report
             self.reject_store.close()
             for name, sr in report.streams.items():
+                # The Singer SDK's metric line format, so the orchestrator counts
+                # rejects per stream from the logs as it counts records.
+                _metrics.info(
+                    "METRIC: %s",
+                    json.dumps(
+                        {
+                            "type": "counter",
+                            "metric": "reject_count",
+                            "value": sr.rejected,
+                            "tags": {"stream": name, "records": sr.records},
+                        }
+                    ),
+                )
                 log.info(
                     "quality.stream_summary",
                     stream_name=name,

@@ -178,3 +178,32 @@ def test_project_problems_name_unknown_plugins_and_jobs(tmp_path: Path) -> None:
     problems = MeltanoProject(root).problems()
     assert any("unknown plugin 'target-missing'" in p for p in problems)
     assert any("unknown job 'nope'" in p for p in problems)
+
+
+def test_rejects_are_counted_from_the_validator_metric_lines() -> None:
+    """reject_count lines (also inside a plugin's own JSON log line) are counted per stream."""
+    m = RunMetrics()
+    metric = (
+        'METRIC: {"type": "counter", "metric": "reject_count", "value": 4, '
+        '"tags": {"stream": "order_dtl", "records": 100}}'
+    )
+    inner = {"event": metric, "level": "info"}
+    m.feed(json.dumps({"name": "target-x", "producer": False, "event": json.dumps(inner)}))
+    plain = "2026 [info] " + metric + " logger=flext.metrics"
+    m.feed(json.dumps({"name": "target-x", "producer": False, "event": plain}))
+    assert dict(m.rejected) == {"order_dtl": 8}
+
+
+def test_validator_finish_emits_a_reject_metric_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """DataValidator.finish logs a Singer-style METRIC line the orchestrator can parse."""
+    from flext_infra.observability import configure_logging
+    from flext_infra.quality import DataValidator
+
+    configure_logging(level="INFO", fmt="json")
+    v = DataValidator()
+    v.validate_batch("s", [{"id": 1}, {"id": None}], ["id"])
+    v.finish()
+    m = RunMetrics()
+    for line in capsys.readouterr().err.splitlines():
+        m.feed(json.dumps({"name": "target-x", "producer": False, "event": line}))
+    assert dict(m.rejected) == {"s": 1}
