@@ -261,7 +261,17 @@ _CONNECT_FAILURES = (
 )
 
 
-def _oracle_error_class(full_code: str, exc: BaseException) -> type[DatabaseError] | None:
+_HANDSHAKE_CLOSED_HINT = (
+    "that the port speaks the protocol configured (FLEXT_ORACLE_PROTOCOL=tcps needs a "
+    "TCPS listener, 1522 on Autonomous Database; tcp a plain one), and the listener "
+    "and database logs for rejected connections (e.g. an access control list)"
+)
+
+
+def _oracle_error_class(
+    full_code: str, exc: BaseException
+) -> tuple[type[DatabaseError] | None, str | None]:
+    """The named class for an oracledb error, and a more specific hint when there is one."""
     cls = _ORACLE_CODES.get(full_code)
     if full_code == "DPY-6005":
         # DPY-6005 wraps the socket-level failure: tell timeouts and TLS problems apart.
@@ -269,14 +279,14 @@ def _oracle_error_class(full_code: str, exc: BaseException) -> type[DatabaseErro
         chained = cause.__cause__ if cause is not None else None
         for c in (cause, chained):
             if isinstance(c, TimeoutError | socket.timeout):
-                return DatabaseTimeoutError
-            if isinstance(c, ssl.SSLError) and not isinstance(
-                c, ssl.SSLEOFError | ssl.SSLZeroReturnError
-            ):
-                return WalletError
+                return DatabaseTimeoutError, None
+            if isinstance(c, ssl.SSLEOFError | ssl.SSLZeroReturnError | ConnectionResetError):
+                return ConnectionClosedError, _HANDSHAKE_CLOSED_HINT
+            if isinstance(c, ssl.SSLError):
+                return WalletError, None
             if c is not None and _oracle_full_code(c) == "DPY-2018":
-                return WalletError
-    return cls
+                return WalletError, None
+    return cls, None
 
 
 def _oracle_full_code(exc: BaseException) -> str:
@@ -303,14 +313,21 @@ def _translate_oracle(
     ]
     message = ": ".join(ln for ln in lines if ln) or type(exc).__name__
     recoverable = bool(getattr(err, "isrecoverable", False))
-    cls = _oracle_error_class(full_code, exc)
+    cls, hint = _oracle_error_class(full_code, exc)
     if cls is None:
         cls = RetriableDatabaseError if recoverable else FatalDatabaseError
         return cls(message, code=full_code or None, target=target, secrets=secrets)
     # A named class keeps its own classification, except that oracledb's
     # isrecoverable can only promote an error to retriable, never demote one.
     retriable = cls.retriable or recoverable
-    return cls(message, code=full_code or None, target=target, retriable=retriable, secrets=secrets)
+    return cls(
+        message,
+        code=full_code or None,
+        target=target,
+        hint=hint,
+        retriable=retriable,
+        secrets=secrets,
+    )
 
 
 def _translate_psycopg(

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import oracledb
@@ -32,6 +33,7 @@ from flext_infra.database import (
 )
 from flext_infra.database._services import SERVICES
 from flext_infra.environments import register_profile, validate_environment
+from tests.database._tls import WALLET_PASSWORD, hang_up_server, make_wallet, tls_server
 
 PASSWORD = "N0t-In-Any-Log-42"
 
@@ -338,3 +340,37 @@ def test_services_are_declared_for_every_environment() -> None:
     for env in Environment:
         keys = {s.key for s in SERVICES if env in s.environments}
         assert keys == {"oracle_manager", "connection_pool", "database"}, env
+
+
+def test_untrusted_server_certificate_is_a_wallet_error(tmp_path: Path, logs: io.StringIO) -> None:
+    """TCPS to a server whose certificate the wallet does not trust fails as WalletError."""
+    wallet = make_wallet(tmp_path / "wallet")
+    with tls_server(tmp_path) as port:
+        manager = _manager(port, protocol="tcps", wallet_location=wallet,
+                           wallet_password=WALLET_PASSWORD)  # fmt: skip
+        try:
+            result = manager.health()
+        finally:
+            manager.dispose()
+    assert isinstance(result.cause, WalletError)
+    assert not result.cause.retriable
+    assert "CERTIFICATE_VERIFY_FAILED" in (result.error or "")
+    assert "FLEXT_ORACLE_WALLET_LOCATION" in (result.error or "")
+    assert WALLET_PASSWORD not in (result.error or "") + logs.getvalue()
+    assert PASSWORD not in logs.getvalue()
+
+
+def test_tcps_against_a_server_that_hangs_up_is_connection_closed(tmp_path: Path) -> None:
+    """A server hanging up in the TLS handshake gives ConnectionClosedError naming the protocol."""
+    wallet = make_wallet(tmp_path / "wallet")
+    with hang_up_server() as port:
+        manager = _manager(port, protocol="tcps", wallet_location=wallet,
+                           wallet_password=WALLET_PASSWORD)  # fmt: skip
+        try:
+            with (
+                pytest.raises(ConnectionClosedError, match="FLEXT_ORACLE_PROTOCOL"),
+                manager.acquire(),
+            ):
+                pass
+        finally:
+            manager.dispose()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 from pathlib import Path
 from typing import Any
 
 import oracledb
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from flext_infra.database import (
     DatabaseConfigurationError,
@@ -25,40 +20,9 @@ from flext_infra.database import (
     session_statement,
 )
 from flext_infra.settings import OracleSettings, load_settings
+from tests.database._tls import WALLET_PASSWORD, make_wallet
 
 PASSWORD = "Tr1cky'pw\"secret"
-
-
-def _wallet(directory: Path, *, encrypted: bool = True) -> Path:
-    """A wallet directory laid out like an Autonomous Database download (ewallet.pem, tnsnames)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adb.example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    encryption: Any = (
-        serialization.BestAvailableEncryption(b"wallet-pw-123")
-        if encrypted
-        else serialization.NoEncryption()
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    ) + cert.public_bytes(serialization.Encoding.PEM)
-    (directory / "ewallet.pem").write_bytes(pem)
-    (directory / "tnsnames.ora").write_text(
-        "myadb_high = (description=(address=(protocol=tcps)(port=1522)"
-        "(host=adb.example.com))(connect_data=(service_name=x_myadb_high.adb.oraclecloud.com)))\n"
-    )
-    return directory
 
 
 def _accepted_by_create_pool(params: dict[str, Any]) -> None:
@@ -123,18 +87,18 @@ def test_pool_knobs_are_passed_through() -> None:
     _accepted_by_create_pool(params)
 
 
-def test_tcps_with_wallet(tmp_path: Path) -> None:
+def test_tcps_withmake_wallet(tmp_path: Path) -> None:
     """TCPS passes protocol, wallet location and password, and DN matching."""
-    wallet = _wallet(tmp_path / "wallet")
+    wallet = make_wallet(tmp_path / "wallet")
     s = oracle_settings(
         host="adb.example.com", port=1522, service_name="x_high", user="ADMIN",
         password=PASSWORD, protocol="tcps", wallet_location=wallet,
-        wallet_password="wallet-pw-123", ssl_server_cert_dn="CN=adb.example.com",
+        wallet_password=WALLET_PASSWORD, ssl_server_cert_dn="CN=adb.example.com",
     )  # fmt: skip
     params = build_pool_params(s)
     assert params["protocol"] == "tcps"
     assert params["wallet_location"] == str(wallet)
-    assert params["wallet_password"] == "wallet-pw-123"
+    assert params["wallet_password"] == WALLET_PASSWORD
     assert params["ssl_server_dn_match"] is True
     assert params["ssl_server_cert_dn"] == "CN=adb.example.com"
     assert describe_target(s) == "tcps://adb.example.com:1522/x_high"
@@ -151,10 +115,10 @@ def test_tns_alias_with_config_dir(tmp_path: Path) -> None:
     assert describe_target(s) == f"alias sales_prod ({tmp_path / 'tnsnames.ora'})"
 
 
-def test_autonomous_database_alias_reads_tnsnames_from_wallet(tmp_path: Path) -> None:
+def test_autonomous_database_alias_reads_tnsnames_frommake_wallet(tmp_path: Path) -> None:
     """An ADB alias with only a wallet uses the wallet directory as config_dir."""
-    wallet = _wallet(tmp_path / "Wallet_myadb")
-    s = oracle_settings(dsn="myadb_high", wallet_location=wallet, wallet_password="wallet-pw-123",
+    wallet = make_wallet(tmp_path / "Wallet_myadb")
+    s = oracle_settings(dsn="myadb_high", wallet_location=wallet, wallet_password=WALLET_PASSWORD,
                         protocol="tcps", user="ADMIN", password=PASSWORD)  # fmt: skip
     params = build_pool_params(s)
     assert params["config_dir"] == str(wallet)
@@ -273,12 +237,12 @@ def test_wallet_problems_are_found_before_any_network(tmp_path: Path) -> None:
     (empty / "ewallet.pem").write_text("garbage")
     with pytest.raises(WalletError, match="not a PEM file"):
         OracleConnectionManager(**base, wallet_location=empty)
-    wallet = _wallet(tmp_path / "w")
+    wallet = make_wallet(tmp_path / "w")
     with pytest.raises(WalletError, match="FLEXT_ORACLE_WALLET_PASSWORD") as info:
         OracleConnectionManager(**base, wallet_location=wallet)
     assert PASSWORD not in str(info.value)
     assert not info.value.retriable
-    ok = OracleConnectionManager(**base, wallet_location=wallet, wallet_password="wallet-pw-123")
+    ok = OracleConnectionManager(**base, wallet_location=wallet, wallet_password=WALLET_PASSWORD)
     ok.dispose()
 
 
