@@ -25,17 +25,21 @@ from flext_infra.http._httpx import (
     Response,
     SqliteStorage,
 )
-from flext_infra.http._observe import HttpMetrics, host_of, log, mask_url
+from flext_infra.http._observe import NO_CACHE, HttpMetrics, host_of, log, mask_url
 
 
-def open_storage(path: Path | None) -> SqliteStorage:
-    """hishel's SQLite storage on ``path``, or in memory when ``path`` is None."""
+def open_storage(path: Path | None, max_bytes: int | None = None) -> SqliteStorage:
+    """hishel's SQLite storage on ``path``, or in memory when ``path`` is None.
+
+    ``max_bytes`` bounds the database; hishel evicts the least recently used
+    entries past it.
+    """
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(
         ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
     )
-    return SqliteStorage(connection=connection)
+    return SqliteStorage(connection=connection, max_size=max_bytes)
 
 
 class CacheLayer(BaseTransport):
@@ -46,10 +50,12 @@ class CacheLayer(BaseTransport):
         inner: BaseTransport,
         *,
         path: Path | None,
+        max_bytes: int | None = None,
         metrics: HttpMetrics,
         secret_params: frozenset[str] = frozenset(),
     ) -> None:
-        self.storage = open_storage(path)
+        self.storage = open_storage(path, max_bytes)
+        self.inner = inner
         self.path = path
         self._cache = CacheTransport(
             next_transport=inner, storage=self.storage, rfc=CacheOptions(shared=False)
@@ -58,6 +64,8 @@ class CacheLayer(BaseTransport):
         self._secret_params = secret_params
 
     def handle_request(self, request: Request) -> Response:
+        if request.extensions.get(NO_CACHE):
+            return self.inner.handle_request(request)
         response = self._cache.handle_request(request)
         status = response.extensions.get("caching")
         if status:

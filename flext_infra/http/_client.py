@@ -38,6 +38,8 @@ from flext_infra.http._httpx import (
 from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
+    DEADLINE,
+    NO_CACHE,
     HttpMetrics,
     Waits,
     host_of,
@@ -129,6 +131,8 @@ class FlextHttpClient:
             trust_env=False,
         )
         self._closed = False
+        #: A health check must answer quickly, whatever the request budget is.
+        self._health_budget = min(10.0, config.timeout)
 
     # ---------------------------------------------------------------- requests
     def request(
@@ -142,7 +146,9 @@ class FlextHttpClient:
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
         raise_for_status: bool = True,
-    ) -> Any:
+        cache: bool = True,
+        total_timeout: float | None = None,
+    ) -> Response:
         """Send one logical request through the stack and return the ``httpx.Response``.
 
         The body is already read. ``url`` may be relative to ``base_url``.
@@ -154,13 +160,27 @@ class FlextHttpClient:
             FatalHTTPError: any other 4xx/5xx, a refused host or an invalid URL.
 
         With ``raise_for_status=False`` the final response is returned whatever
-        its status; network failures still raise.
+        its status; network failures still raise. ``cache=False`` bypasses the
+        HTTP cache for this request (large pages read once are not worth
+        storing). ``total_timeout`` replaces the configured budget for this request.
         """
         if self._closed:
             raise RuntimeError("the HTTP client is closed")
         try:
+            extensions: dict[str, Any] = {}
+            if not cache:
+                extensions[NO_CACHE] = True
+            if total_timeout is not None:
+                extensions[DEADLINE] = self._waits.now() + total_timeout
             request = self._client.build_request(
-                method, url, params=params, headers=headers, json=json, content=content, data=data
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json,
+                content=content,
+                data=data,
+                extensions=extensions,
             )
         except HTTPError as exc:
             raise FatalHTTPError(
@@ -217,19 +237,19 @@ class FlextHttpClient:
             reason="status",
         )
 
-    def get(self, url: str, **kwargs: Any) -> Any:
+    def get(self, url: str, **kwargs: Any) -> Response:
         """``request("GET", url, ...)``."""
         return self.request("GET", url, **kwargs)
 
-    def post(self, url: str, **kwargs: Any) -> Any:
+    def post(self, url: str, **kwargs: Any) -> Response:
         """``request("POST", url, ...)``; not retried unless POST is in ``retry_methods``."""
         return self.request("POST", url, **kwargs)
 
-    def put(self, url: str, **kwargs: Any) -> Any:
+    def put(self, url: str, **kwargs: Any) -> Response:
         """``request("PUT", url, ...)``."""
         return self.request("PUT", url, **kwargs)
 
-    def delete(self, url: str, **kwargs: Any) -> Any:
+    def delete(self, url: str, **kwargs: Any) -> Response:
         """``request("DELETE", url, ...)``."""
         return self.request("DELETE", url, **kwargs)
 
@@ -260,7 +280,9 @@ class FlextHttpClient:
         if not self.config.base_url:
             return Result.ok({"breakers": states})
         try:
-            response = self.request("GET", "", raise_for_status=False)
+            response = self.request(
+                "GET", "", raise_for_status=False, cache=False, total_timeout=self._health_budget
+            )
         except HttpError as exc:
             return Result.fail(str(exc), reason=exc.reason or "unreachable", cause=exc)
         if response.status_code >= 500:

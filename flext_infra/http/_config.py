@@ -47,6 +47,7 @@ class HttpClientConfig:
         breaker_break_s: How long the breaker stays open before a probe.
         cache_enabled: RFC 9111 cache with ETag/Last-Modified revalidation.
         cache_path: SQLite file for a persistent cache (``None``: in memory).
+        cache_max_bytes: Size bound of the cache database (LRU eviction past it).
         verify_tls: Verify TLS certificates.
         headers: Sent with every request.
         auth: An ``httpx.Auth`` (see :mod:`flext_infra.http` for ours).
@@ -75,6 +76,7 @@ class HttpClientConfig:
     breaker_break_s: float = 30.0
     cache_enabled: bool = True
     cache_path: Path | None = None
+    cache_max_bytes: int = 256 * 1024 * 1024
     verify_tls: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
     auth: Auth | None = None
@@ -96,6 +98,8 @@ class HttpClientConfig:
             problems.append("backoff_initial, retry_after_cap, breaker_break_s: must be >= 0")
         if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
             problems.append("rate_limit_per_second: must be > 0 or None")
+        if self.cache_max_bytes < 1:
+            problems.append("cache_max_bytes: must be >= 1")
         if self.rate_limit_burst < 1:
             problems.append("rate_limit_burst: must be >= 1")
         if not 0 < self.breaker_failure_ratio <= 1:

@@ -20,6 +20,7 @@ DEADLINE = "flext.deadline"
 LIMITER = "flext.rate_limiter"
 ATTEMPTS = "flext.attempts"
 BUDGET_EXHAUSTED = "flext.budget_exhausted"
+NO_CACHE = "flext.no_cache"
 
 #: Query parameters whose value is always masked in logged URLs.
 SECRET_PARAMS = frozenset(

@@ -164,3 +164,33 @@ def test_oauth2_bad_client_secret_is_fatal(make_client: MakeClient) -> None:
         with pytest.raises(FatalHTTPError) as caught:
             client.get(ALLOCATION)
         assert caught.value.status == 401 and "wrong-secret" not in str(caught.value)
+
+
+def test_cache_can_be_bypassed_per_request(api: SampleApi, make_client: MakeClient) -> None:
+    """cache=False neither stores nor revalidates; the next cached GET downloads in full."""
+    client = make_client(cache_enabled=True)
+    client.get(ALLOCATION, cache=False)
+    client.get(ALLOCATION, cache=False)
+    assert [r.if_none_match for r in api.requests] == [None, None]
+    assert client.metrics()[host(api)]["cache_stores"] == 0
+
+
+def test_per_request_budget_overrides_the_configured_one(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """total_timeout on one request bounds that request only."""
+    api.set_faults(slow_s=1.0)
+    client = make_client(zero_waits=False, total_timeout=60.0)
+    started = time.perf_counter()
+    with pytest.raises(RetriableHTTPError):
+        client.get(ALLOCATION, total_timeout=0.3)
+    assert time.perf_counter() - started < 0.9
+
+
+def test_health_reports_reachability(api: SampleApi, make_client: MakeClient) -> None:
+    """health() is ok while the base URL answers below 500 and fails during an outage."""
+    client = make_client(max_retries=0)
+    assert client.health().is_success
+    api.set_faults(outage=True)
+    result = client.health()
+    assert result.is_failure and result.reason == "unhealthy"
