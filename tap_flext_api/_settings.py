@@ -97,8 +97,10 @@ STREAM_SCHEMA = th.ObjectType(
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     # Connection
     _p("profile", th.StringType, "Profile",
-       "generic (streams from config) or oracle_wms (Oracle WMS Cloud LGF v10 conventions).",
-       default="generic", allowed_values=["generic", "oracle_wms"]),
+       "generic (streams from config) or oracle_wms (Oracle WMS Cloud LGF v10 conventions). "
+       "Unset: generic when 'streams' is given, else oracle_wms (so upstream WMS configs "
+       "work unchanged).",
+       allowed_values=["generic", "oracle_wms"]),
     _p("base_url", th.StringType, "Base URL", "The API root, e.g. https://host/env."),
     _p("api_url", th.StringType, "API URL (alias)", "Accepted as an alias of base_url."),
     _p("auth_method", th.StringType, "Auth method",
@@ -262,7 +264,7 @@ class TapSettings:
         discover_all = bool(config.get("discover_all_entities", False)) or entities == ("*",)
         timeout = config.get("request_timeout", config.get("timeout"))
         return cls(
-            profile=config.get("profile") or "generic",
+            profile=config.get("profile") or ("generic" if config.get("streams") else "oracle_wms"),
             base_url=str(base_url).rstrip("/"),
             auth_method=config.get("auth_method") or _infer_auth(config),
             username=config.get("username"),

@@ -56,6 +56,7 @@ __all__ = ["FlextApiStream", "field_value", "format_replication_value"]
 log = get_logger("tap_flext_api.stream")
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+_CONTEXT_TYPES = ("string", "integer", "number", "boolean", "null")
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_dict = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _SIMPLE_PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_\-]*)*)(\[\*\])?$")
@@ -161,6 +162,13 @@ class FlextApiStream(RESTStream[PageRequest]):
         definition = self.definition
         self._flext_tap = tap
         self._settings = tap.settings
+        if schema is not None and definition.parent_context:
+            # The SDK copies the parent context into each child record; declare
+            # those fields so conformance keeps them and targets get a column.
+            properties = dict(schema.get("properties", {}))
+            schema = {**schema, "properties": properties}
+            for name in definition.parent_context:
+                properties.setdefault(name, {"type": [*_CONTEXT_TYPES]})
         super().__init__(
             tap=tap,
             name=definition.name,
