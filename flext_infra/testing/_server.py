@@ -286,6 +286,11 @@ class SampleApi:
             self._server.server_close()
             self._server = None
 
+    def wait(self) -> None:
+        """Block until the server stops (or the caller is interrupted)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
     def stop(self) -> None:
         """Stop serving, cut open connections and release the port. Safe to call twice."""
         server, self._server = self._server, None

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from flext_infra.observability import configure_logging, get_logger
+from flext_infra.testing._data import ENTITIES
 from flext_infra.testing._faults import Faults
-from flext_infra.testing._server import SampleApi
+from flext_infra.testing._server import WMS_PREFIX, SampleApi
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--error-ratio", type=float, default=0.0, help="share of 500/503 answers")
     parser.add_argument("--slow", type=float, default=0.0, help="seconds added to each answer")
     parser.add_argument("--outage", action="store_true", help="answer 503 to everything")
+    parser.add_argument(
+        "--oauth-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="accept OAuth2 client credentials at POST /oauth/token (repeatable)",
+    )
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="render every WMS entity's sequenced walk (ordering=mod_ts) before serving",
+    )
+    parser.add_argument("--page-size", type=int, default=1000, help="page size for --prerender")
+    parser.add_argument("--cache-mb", type=int, default=256, help="rendered-page cache bound (MiB)")
     return parser
 
 
@@ -38,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level="INFO")
     log = get_logger("flext.sample_api")
     faults = Faults(error_ratio=args.error_ratio, slow_s=args.slow, outage=args.outage)
+    clients = dict(c.partition(":")[::2] for c in args.oauth_client)
     try:
         api = SampleApi(
             records=args.records,
@@ -45,18 +61,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             username=args.username,
             password=args.password,
+            oauth_clients=clients or None,
             faults=faults,
+            cache_max_bytes=args.cache_mb * 1024 * 1024,
         )
-    except ValueError as exc:
+        api.start()
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    api.start()
+    if args.prerender:
+        query = {"page_size": str(args.page_size), "page_mode": "sequenced", "ordering": "mod_ts"}
+        for entity in ENTITIES:
+            pages = api.prerender(f"{WMS_PREFIX}{entity}/", query)
+            log.info("sample_api.prerendered", entity=entity, pages=pages, **query)
     print(api.base_url, flush=True)
     log.info("sample_api.started", base_url=api.base_url, records=args.records)
     try:
-        assert api._thread is not None
-        while api._thread.is_alive():
-            api._thread.join(0.5)
+        api.wait()
     except KeyboardInterrupt:
         log.info("sample_api.stopping")
     finally:

@@ -225,9 +225,12 @@ def test_only_loopback_addresses_are_accepted() -> None:
 
 
 def test_runs_in_the_foreground_as_a_module() -> None:
-    """python -m flext_infra.testing.sample_api prints its URL, serves, and stops on SIGINT."""
+    """python -m ...sample_api pre-renders, prints its URL, serves, and stops on SIGINT."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flext_infra.testing.sample_api", "--port", "0", "--records", "5"],
+        [
+            *(sys.executable, "-m", "flext_infra.testing.sample_api", "--port", "0"),
+            *("--records", "5", "--prerender", "--page-size", "2"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -241,6 +244,9 @@ def test_runs_in_the_foreground_as_a_module() -> None:
         assert body["result_count"] == 5
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        logged = proc.stderr.read()
+        assert logged.count("sample_api.prerendered") == 3 and "pages=3" in logged
     finally:
         if proc.poll() is None:
             proc.kill()
