@@ -43,6 +43,8 @@ class FieldCheck:
 
     field: str
     get: Getter
+    #: The plain key when the field is not a dotted path (read with ``dict.get``).
+    key: str | None
     required: bool
     not_null: bool
     checks: tuple[tuple[str, Check], ...]
@@ -101,14 +103,29 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+#: Exact types that satisfy each JSON type without further thought (the fast path).
+_EXACT: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
 def type_check(types: Sequence[str]) -> Check | None:
     """A check that the value is one of the JSON-schema ``types`` (``null`` excluded)."""
-    tests = [_JSON_TYPES[t] for t in types if t in _JSON_TYPES]
-    if not tests or len(tests) != len([t for t in types if t != "null"]):
-        return None  # an unknown type name: do not guess
-    expected = "/".join(t for t in types if t != "null")
+    names = [t for t in types if t != "null"]
+    if not names or any(t not in _JSON_TYPES for t in names):
+        return None  # no type, or an unknown type name: do not guess
+    tests = [_JSON_TYPES[t] for t in names]
+    exact = frozenset(e for t in names for e in _EXACT[t])
+    expected = "/".join(names)
 
     def check(value: Any) -> str | None:
+        if type(value) in exact:
+            return None
         for test in tests:
             if test(value):
                 return None
@@ -134,19 +151,32 @@ def range_check(low: float | None, high: float | None) -> Check:
     """min <= value <= max for numbers (and numeric strings)."""
     low_d = Decimal(str(low)) if low is not None else None
     high_d = Decimal(str(high)) if high is not None else None
+    low_f = float(low) if low is not None else -math.inf
+    high_f = float(high) if high is not None else math.inf
+
+    def judge(n: float | Decimal, value: Any) -> str | None:
+        if low_d is not None and n < low_d:
+            return f"{_short(value)} is below the minimum {low}"
+        if high_d is not None and n > high_d:
+            return f"{_short(value)} is above the maximum {high}"
+        return None
 
     def check(value: Any) -> str | None:
+        kind = type(value)
+        if kind is int or kind is float:
+            # Fast path; NaN fails both comparisons and is caught below.
+            if low_f <= value <= high_f:
+                return None
+            if kind is float and not math.isfinite(value):
+                return f"{_short(value)} is outside every range"
+            return judge(Decimal(str(value)) if kind is float else value, value)
         number = _as_number(value)
         if number is None:
             return f"{_short(value)} is not a number"
         n = Decimal(str(number)) if isinstance(number, float) else number
         if not n.is_finite() if isinstance(n, Decimal) else not math.isfinite(n):
             return f"{_short(value)} is outside every range"
-        if low_d is not None and n < low_d:
-            return f"{_short(value)} is below the minimum {low}"
-        if high_d is not None and n > high_d:
-            return f"{_short(value)} is above the maximum {high}"
-        return None
+        return judge(n, value)
 
     return check
 
@@ -185,7 +215,7 @@ def max_length_check(limit: int) -> Check:
     """Strings, lists and objects of at most ``limit`` characters/items."""
 
     def check(value: Any) -> str | None:
-        if isinstance(value, str | list | tuple | Mapping):
+        if type(value) is str or isinstance(value, str | list | tuple | Mapping):
             if len(value) > limit:
                 return f"length {len(value)} exceeds max_length {limit}"
             return None
@@ -259,8 +289,10 @@ class CompiledStream:
     def check(self, record: Mapping[str, Any]) -> list[Failure] | None:
         """Every failure of ``record``, or ``None`` when it passes (the fast path)."""
         failures: list[Failure] | None = None
+        get = record.get
         for fc in self.fields:
-            value = fc.get(record)
+            key = fc.key
+            value = get(key, MISSING) if key is not None else fc.get(record)
             if value is MISSING:
                 if fc.required:
                     failures = failures or []
@@ -334,7 +366,8 @@ def compile_stream(
         if name == fresh_field and fresh is not None:
             checks.append(("freshness", timestamp_check(fresh.max_future, now)))
         if required or not_null or checks:
-            compiled.append(FieldCheck(name, _getter(name), required, not_null, tuple(checks)))
+            key = None if "." in name else name
+            compiled.append(FieldCheck(name, _getter(name), key, required, not_null, tuple(checks)))
     return CompiledStream(
         stream=stream,
         key_properties=keys,
