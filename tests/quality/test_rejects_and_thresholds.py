@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,31 @@ def test_container_validator_alerts_reach_the_test_channel(
     rows: list[dict[str, Any]] = read_recorded_alerts(tmp_path / "alerts")
     assert rows[0]["alert_type"] == "threshold_breach"
     assert rows[0]["context"]["stream"] == "order_dtl"
+
+
+@pytest.mark.postgres
+def test_rejects_table_on_postgresql() -> None:
+    """The <prefix>REJECTS table works on the real PostgreSQL on 127.0.0.1."""
+    import uuid
+
+    prefix = f"T{uuid.uuid4().hex[:8].upper()}_"
+    url = (
+        os.environ.get("FLEXT_TEST_POSTGRES_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    engine = sa.create_engine(url)
+    store = RejectStore(None, run_id="pg-run", engine=engine, table_prefix=prefix)
+    try:
+        store.write("order_hdr", {"id": 5}, "status_id", "bad status", {"id": 5, "status_id": 55},
+                    rule="enum")  # fmt: skip
+        store.close()
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(f'SELECT stream, rule_name, reason, record_json FROM "{prefix}REJECTS"')
+            ).one()
+        assert (row.stream, row.rule_name, row.reason) == ("order_hdr", "enum", "bad status")
+        assert json.loads(row.record_json) == {"id": 5, "status_id": 55}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{prefix}REJECTS"'))
+        engine.dispose()
