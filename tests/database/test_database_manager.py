@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from flext_infra import Container, configure_for_testing, load_settings
@@ -25,6 +27,7 @@ from flext_infra.database import (
     UnknownServiceError,
     create_database_manager,
 )
+from flext_infra.database._sqlite import AdaptingConnection
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -361,3 +364,42 @@ def test_create_database_manager_picks_by_settings(tmp_path: Path) -> None:
         assert m.target == f"sqlite:///{tmp_path / 'flext.db'}"
     finally:
         m.dispose()
+
+
+class _Stamp(datetime):
+    """A datetime subclass, as libraries like pendulum return."""
+
+
+def test_sqlite_adapts_named_parameters_lists_and_subclasses(tmp_path: Path) -> None:
+    """Named parameters, list rows and datetime subclasses are adapted too."""
+    m = DatabaseManager(f"sqlite:///{tmp_path / 'n.db'}")
+    stamp = _Stamp(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    try:
+        with m.acquire() as conn:
+            conn.execute("CREATE TABLE v (a TEXT, b TEXT, c INTEGER)")
+            conn.execute("INSERT INTO v VALUES (:a, :b, :c)", {"a": Decimal("2.50"), "b": stamp,
+                                                               "c": 7})  # fmt: skip
+            conn.executemany("INSERT INTO v VALUES (?, ?, ?)", [[Decimal("-0"), None, 1]])
+            conn.commit()
+            rows = conn.execute("SELECT a, b, c FROM v ORDER BY c DESC").fetchall()
+        assert rows == [("2.50", "2024-01-02 03:04:05+00:00", 7), ("-0", None, 1)]
+    finally:
+        m.dispose()
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.datetimes(timezones=st.none() | st.just(UTC)),
+)
+def test_sqlite_round_trips_any_decimal_and_datetime(value: Decimal, moment: datetime) -> None:
+    """Whatever Decimal or datetime goes in comes back equal after parsing the text."""
+    conn = sqlite3.connect(":memory:", factory=AdaptingConnection)
+    try:
+        conn.execute("CREATE TABLE v (a TEXT, b TEXT)")
+        conn.execute("INSERT INTO v VALUES (?, ?)", (value, moment))
+        a, b = conn.execute("SELECT a, b FROM v").fetchone()
+    finally:
+        conn.close()
+    assert Decimal(a) == value
+    assert str(Decimal(a)) == str(value)
+    assert datetime.fromisoformat(b) == moment
