@@ -1,5 +1,8 @@
 """The resilient HTTP client: one httpx client over a fixed transport stack.
 
+``Response``, ``Request`` and ``MockTransport`` are httpx's (re-exported so
+callers need not import httpx, which lives behind ``_httpx.py`` only).
+
 Transports, from outside in: rate limiter → total time budget → retry →
 per-host circuit breaker → HTTP cache (hishel, RFC 9111) → network. See
 ``docs/http.md``.
@@ -20,6 +23,7 @@ from flext_infra.http._errors import (
     TotalTimeoutError,
 )
 from flext_infra.http._guard import is_loopback
+from flext_infra.http._httpx import MockTransport, Request, Response
 from flext_infra.http._observe import mask_url
 from flext_infra.http._ratelimit import RateLimiter, parse_retry_after
 
@@ -36,8 +40,11 @@ __all__ = [
     "FlextHttpClient",
     "HttpClientConfig",
     "HttpError",
+    "MockTransport",
     "OAuth2ClientCredentials",
     "RateLimiter",
+    "Request",
+    "Response",
     "RetriableHTTPError",
     "TotalTimeoutError",
     "create_http_client",

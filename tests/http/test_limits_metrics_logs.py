@@ -268,3 +268,20 @@ def test_validation_flags_a_non_loopback_base_url_in_test(monkeypatch: pytest.Mo
     monkeypatch.setenv("FLEXT_API_BASE_URL", "https://wms.example.com")
     report = validate_environment("test")
     assert any("loopback" in p for p in report.problems())
+
+
+def test_rate_limit_is_shared_by_concurrent_requests(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """Four threads share one host bucket: 16 requests at 20/s take about 0.75 s in total."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(zero_waits=False, rate_limit_per_second=20.0, rate_limit_burst=1)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda _: client.get("/health").status_code, range(16)))
+    elapsed = time.perf_counter() - started
+    assert statuses == [200] * 16
+    assert 0.7 <= elapsed <= 1.3
+    stamps = sorted(r.at for r in api.requests)
+    assert min(b - a for a, b in itertools.pairwise(stamps)) >= 0.03
