@@ -85,6 +85,8 @@ class RejectStore:
         self.table_name = f"{table_prefix}REJECTS"
         self.schema = schema
         self.count = 0
+        #: Rejects written per stream.
+        self.counts: dict[str, int] = {}
         self._fh: IO[bytes] | None = None
         self._table: Table | None = None
         self._lock = threading.Lock()
@@ -109,6 +111,19 @@ class RejectStore:
         """Store one reject (the target's own, e.g. a value the database refused)."""
         key_map = dict(key) if isinstance(key, Mapping) else {"key": key}
         self.write_many([Reject(stream, key_map, field, rule, reason, record)])
+
+    def reject(
+        self,
+        stream: str,
+        record: Mapping[str, Any],
+        field: str | None,
+        reason: str,
+        key: Any,
+        *,
+        rule: str = "target",
+    ) -> None:
+        """The target's ``RejectSink.reject`` signature: same as :meth:`write`."""
+        self.write(stream, key if key is not None else {}, field or "", reason, record, rule=rule)
 
     def write_many(self, rejects: Iterable[Reject]) -> int:
         """Store several rejects; returns how many were written."""
@@ -139,6 +154,8 @@ class RejectStore:
             if self.engine is not None:
                 self._insert(rows)
             self.count += len(rows)
+            for row in rows:
+                self.counts[row["stream"]] = self.counts.get(row["stream"], 0) + 1
         return len(rows)
 
     def _file(self) -> IO[bytes]:

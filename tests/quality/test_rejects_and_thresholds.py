@@ -200,3 +200,16 @@ def test_rejects_table_on_postgresql() -> None:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP TABLE IF EXISTS "{prefix}REJECTS"'))
         engine.dispose()
+
+
+def test_reject_store_takes_the_targets_reject_sink_calls(tmp_path: Path) -> None:
+    """RejectStore.reject has the target's RejectSink signature and counts per stream."""
+    store = RejectStore(tmp_path / "r.jsonl", run_id="r")
+    store.reject("order_dtl", {"id": 3, "qty": 0}, "qty", "NUMBER overflow", {"id": 3})
+    store.reject("order_dtl", {"id": 4}, None, "row rejected by the database", None)
+    store.close()
+    first, second = store.read()
+    assert (first["key"], first["field"], first["rule"]) == ({"id": 3}, "qty", "target")
+    assert first["record"] == {"id": 3, "qty": 0}
+    assert (second["key"], second["field"]) == ({}, "")
+    assert store.counts == {"order_dtl": 2}
