@@ -194,10 +194,20 @@ class CircuitBreakerTransport(BaseTransport):
         self._metrics.incr(host, "attempts")
         try:
             response = self.inner.handle_request(request)
-            try:
-                raw = b"".join(response.iter_raw())
-            finally:
-                response.close()
+            if response.is_stream_consumed:
+                # Built already read (a mock or a wrapper): nothing left to fail.
+                raw = response.content
+            else:
+                try:
+                    raw = b"".join(response.iter_raw())
+                finally:
+                    response.close()
+                response = Response(
+                    response.status_code,
+                    headers=response.headers,
+                    stream=ByteStream(raw),
+                    extensions=response.extensions,
+                )
         except TransportError:
             breaker.record(False, probe)
             raise
@@ -206,12 +216,7 @@ class CircuitBreakerTransport(BaseTransport):
             raise
         breaker.record(response.status_code not in FAILURE_STATUSES, probe)
         self._metrics.incr(host, "bytes_received", len(raw))
-        return Response(
-            response.status_code,
-            headers=response.headers,
-            stream=ByteStream(raw),
-            extensions=response.extensions,
-        )
+        return response
 
     def close(self) -> None:
         self.inner.close()
