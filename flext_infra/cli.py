@@ -325,6 +325,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"command:   {' '.join(result.command)}")
         for stream, count in sorted(result.records.items()):
             print(f"records:   {stream}={count}")
+        for stream, count in sorted(result.rejects.items()):
+            print(f"rejects:   {stream}={count}")
+        if result.http_retries or result.http_429 or result.cache_hits:
+            print(f"http:      retries={result.http_retries} 429s={result.http_429} "
+                  f"cache_hits={result.cache_hits}")  # fmt: skip
+        for host in result.breaker_opened:
+            print(f"breaker:   opened for {host}")
         if result.error:
             print(f"error:     {result.error}")
         for channel, status in result.alerts.items():

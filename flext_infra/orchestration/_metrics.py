@@ -27,7 +27,10 @@ class RunMetrics:
         by_plugin: Records per plugin and stream.
         rejected: Rejected records per stream (the data validator's ``reject_count``).
         http_requests: HTTP requests the SDK timed.
-        http_429: Of those, how many answered 429.
+        http_429: 429 answers (SDK timers, and flext_infra.http retries on status 429).
+        http_retries: Retries the ``flext_infra.http`` client scheduled.
+        cache_hits: Responses served from the HTTP cache.
+        breaker_opened: Hosts whose circuit breaker opened during the run.
         errors: The last error-level lines (for the failure message).
     """
 
@@ -37,11 +40,15 @@ class RunMetrics:
     rejected: Counter[str] = field(default_factory=Counter)
     http_requests: int = 0
     http_429: int = 0
+    http_retries: int = 0
+    cache_hits: int = 0
+    breaker_opened: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def feed(self, line: str) -> None:
         """Account for one log line (any format; non-metric lines are ignored)."""
         text, plugin, producer = line, None, None
+        last: dict[str, Any] = {}
         # Meltano wraps the plugin's line in JSON; a plugin logging JSON itself
         # (structlog in staging/production) adds a second layer.
         for _layer in range(2):
@@ -54,6 +61,7 @@ class RunMetrics:
                 break
             if not isinstance(obj, dict):
                 break
+            last = obj
             text = str(obj.get("event", ""))
             plugin = plugin or obj.get("name") or obj.get("string_id")
             producer = obj.get("producer") if producer is None else producer
@@ -61,6 +69,7 @@ class RunMetrics:
                 self.errors = [*self.errors[-4:], text.strip()[:500]]
         at = text.find(_MARK)
         if at < 0:
+            self._events(text, last)
             return
         try:
             metric, _ = _DECODER.raw_decode(text, at + len(_MARK) + _spaces(text, at))
@@ -68,6 +77,23 @@ class RunMetrics:
             return
         if isinstance(metric, dict):
             self._count(metric, str(plugin) if plugin else "unknown", producer)
+
+    def _events(self, text: str, fields: dict[str, Any]) -> None:
+        """Count the ``flext_infra.http`` client's events (JSON or console-rendered)."""
+        if "http." not in text:
+            return
+        if "http.retry_scheduled" in text:
+            self.http_retries += 1
+            reason = str(fields.get("reason", "")) if fields else text
+            if "status 429" in reason or "status 429" in text:
+                self.http_429 += 1
+        elif "http.cache.hit" in text:
+            self.cache_hits += 1
+        elif "http.breaker.opened" in text:
+            host = str(fields.get("host", "")) if fields else ""
+            if not host and "host=" in text:
+                host = text.split("host=", 1)[1].split(maxsplit=1)[0]
+            self.breaker_opened.append(host or "?")
 
     def _count(self, metric: dict[str, Any], plugin: str, producer: Any) -> None:
         name = metric.get("metric")
@@ -82,6 +108,8 @@ class RunMetrics:
                 self.extracted[stream] += int(value)
         elif name == "reject_count" and isinstance(value, int | float):
             self.rejected[str(tags.get("stream", "?"))] += int(value)
+        elif name in ("cache_hits", "http_cache_hits") and isinstance(value, int | float):
+            self.cache_hits += int(value)
         elif name == "http_request_duration":
             self.http_requests += 1
             if str(tags.get("http_status_code")) == "429":

@@ -54,7 +54,10 @@ class JobRunResult:
         records_loaded: Records per stream from the loader's metrics, when it logs them.
         rejects: Rejected records per stream, from the data validator's metric lines.
         http_requests: HTTP requests the tap reported.
-        http_429: Of those, 429 answers.
+        http_429: 429 answers seen.
+        http_retries: HTTP retries the tap's client scheduled.
+        cache_hits: Responses served from the HTTP cache.
+        breaker_opened: Hosts whose circuit breaker opened (each raises a connectivity alert).
         error: Why it failed (from the logs), None on success.
         command: The command that was (or would be) run.
         log_path: The captured log of the last attempt.
@@ -73,6 +76,9 @@ class JobRunResult:
     rejects: dict[str, int] = field(default_factory=dict)
     http_requests: int = 0
     http_429: int = 0
+    http_retries: int = 0
+    cache_hits: int = 0
+    breaker_opened: tuple[str, ...] = ()
     error: str | None = None
     command: tuple[str, ...] = ()
     log_path: str | None = None
@@ -237,6 +243,9 @@ class Orchestrator:
             rejects=dict(metrics.rejected),
             http_requests=metrics.http_requests,
             http_429=metrics.http_429,
+            http_retries=metrics.http_retries,
+            cache_hits=metrics.cache_hits,
+            breaker_opened=tuple(metrics.breaker_opened),
             error=redact(error) if error else None,
             command=tuple(cmd),
             log_path=str(log_path) if log_path else None,
@@ -326,7 +335,17 @@ class Orchestrator:
             "log_path": result.log_path,
         }
         if result.status == SUCCESS:
+            # Resolve what earlier runs raised first; a breaker that opened during
+            # this (successful) run is news and stays active until the next success.
             self.alert_manager.pipeline_succeeded(result.job)
+        for host in dict.fromkeys(result.breaker_opened):
+            self.alert_manager.send_connectivity_alert(
+                host,
+                "the HTTP circuit breaker opened during the run",
+                pipeline_name=result.job,
+                context={"breaker_opened": result.breaker_opened.count(host)},
+            )
+        if result.status == SUCCESS:
             return result
         if result.status == TIMED_OUT:
             outcome = self.alert_manager.alert(
@@ -340,7 +359,14 @@ class Orchestrator:
         alerts = {d.channel: d.status for d in outcome.deliveries}
         if outcome.suppressed:
             alerts = {"*": "suppressed (cooldown)"}
-        return JobRunResult(**{**asdict(result), "alerts": alerts, "command": result.command})
+        return JobRunResult(
+            **{
+                **asdict(result),
+                "alerts": alerts,
+                "command": result.command,
+                "breaker_opened": result.breaker_opened,
+            }
+        )
 
     # ------------------------------------------------------------------ history
     def _record(self, result: JobRunResult) -> None:
@@ -371,7 +397,10 @@ class Orchestrator:
         if last is None:
             return None
         last.pop("success", None)
+        known = set(JobRunResult.__dataclass_fields__)
+        last = {k: v for k, v in last.items() if k in known}
         last["command"] = tuple(last.get("command") or ())
+        last["breaker_opened"] = tuple(last.get("breaker_opened") or ())
         return JobRunResult(**last)
 
     # ------------------------------------------------------------ upstream names
@@ -437,4 +466,7 @@ def _summary(result: JobRunResult) -> dict[str, Any]:
         "rejects": result.rejects,
         "http_requests": result.http_requests,
         "http_429": result.http_429,
+        "http_retries": result.http_retries,
+        "cache_hits": result.cache_hits,
+        "breaker_opened": list(result.breaker_opened),
     }

@@ -38,6 +38,8 @@ http = {{"type": "timer", "metric": "http_request_duration", "value": 0.1,
          "tags": {{"http_status_code": 429}}}}
 print(json.dumps({{"name": "tap-x", "producer": True, "level": "info",
                    "event": "METRIC: " + json.dumps(http)}}), flush=True)
+for extra in plan.get("lines", []):
+    print(json.dumps({{"name": "tap-x", "producer": True, "level": "info", "event": extra}}))
 time.sleep(plan.get("sleep", 0))
 code = plan["codes"][min(calls, len(plan["codes"])) - 1]
 if code:
@@ -56,8 +58,9 @@ def fake(tmp_path: Path) -> Path:
     return path
 
 
-def _plan(fake: Path, codes: list[int], sleep: float = 0) -> None:
-    (fake.parent / "plan.json").write_text(json.dumps({"codes": codes, "sleep": sleep}))
+def _plan(fake: Path, codes: list[int], sleep: float = 0, lines: tuple[str, ...] = ()) -> None:
+    plan = {"codes": codes, "sleep": sleep, "lines": list(lines)}
+    (fake.parent / "plan.json").write_text(json.dumps(plan))
 
 
 def _orchestrator(
@@ -207,3 +210,26 @@ def test_validator_finish_emits_a_reject_metric_line(capsys: pytest.CaptureFixtu
     for line in capsys.readouterr().err.splitlines():
         m.feed(json.dumps({"name": "target-x", "producer": False, "event": line}))
     assert dict(m.rejected) == {"s": 1}
+
+
+def test_http_events_are_counted_and_an_open_breaker_alerts(fake: Path, tmp_path: Path) -> None:
+    """Retries, 429s, cache hits and breaker openings in the tap's log reach the result."""
+    tap_json = json.dumps({"event": "http.breaker.opened", "host": "api.example:443",
+                           "level": "warning"})  # fmt: skip
+    console = [
+        "2026-01-01T00:00:00Z [info     ] http.retry_scheduled   [flext.http] attempt=1 "
+        "reason='status 429' wait_s=0.0",
+        "2026-01-01T00:00:00Z [info     ] http.retry_scheduled   [flext.http] attempt=2 "
+        "reason='status 503' wait_s=0.0",
+        "2026-01-01T00:00:00Z [info     ] http.cache.hit   [flext.http] host=api.example:443",
+    ]
+    _plan(fake, [0], lines=(tap_json, *console))
+    orch, channel, _ = _orchestrator(fake, tmp_path)
+    result = orch.run("good")
+    assert result.success
+    assert (result.http_retries, result.cache_hits) == (2, 1)
+    assert result.http_429 == 2  # one from the SDK timer line, one from a 429 retry
+    assert result.breaker_opened == ("api.example:443",)
+    [alert] = channel.alerts
+    assert alert.alert_type is AlertType.CONNECTIVITY_FAILURE
+    assert alert.stream == "api.example:443"
