@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from flext_infra._errors import ConfigurationError
 from flext_infra.observability import get_logger, redact
 from flext_infra.orchestration._errors import MeltanoNotFoundError
 from flext_infra.orchestration._metrics import RunMetrics
@@ -199,10 +200,16 @@ class Orchestrator:
         """Run ``meltano run JOB`` until it succeeds or the retries are spent.
 
         Raises:
-            JobNotFoundError: the project has no such job (nothing is run).
+            JobNotFoundError: the project has no such job (nothing is run; a
+                ``configuration_error`` alert is raised).
             MeltanoNotFoundError: no ``meltano`` executable.
         """
-        self.project.job(job)  # unknown job: a configuration error, not a retry
+        try:
+            self.project.job(job)  # unknown job: a configuration error, not a retry
+        except ConfigurationError as exc:
+            if self.alert_manager is not None:
+                self.alert_manager.alert("configuration_error", "high", str(exc), pipeline_name=job)
+            raise
         cmd = self.command(job, full_refresh=full_refresh)
         started = datetime.now(UTC)
         if dry_run:

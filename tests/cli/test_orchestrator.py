@@ -145,13 +145,16 @@ def test_job_status_survives_the_process(fake: Path, tmp_path: Path) -> None:
     assert again.get_job_status("good") is None
 
 
-def test_unknown_job_raises_before_running(fake: Path, tmp_path: Path) -> None:
-    """An unknown job is a configuration error; meltano is never started."""
+def test_unknown_job_raises_before_running_and_alerts(fake: Path, tmp_path: Path) -> None:
+    """An unknown job is a configuration error (alerted); meltano is never started."""
     _plan(fake, [0])
-    orch, _, _ = _orchestrator(fake, tmp_path)
+    orch, channel, _ = _orchestrator(fake, tmp_path)
     with pytest.raises(JobNotFoundError, match="did you mean good"):
         orch.run("godo")
     assert not (fake.parent / "calls").exists()
+    [alert] = channel.alerts
+    assert alert.alert_type is AlertType.CONFIGURATION_ERROR
+    assert alert.pipeline_name == "godo"
 
 
 def test_metrics_parse_json_and_plain_metric_lines() -> None:
