@@ -50,6 +50,9 @@ class DatabaseError(FlextInfraError):
         self.hint = hint or self.default_hint
         if retriable is not None:
             self.retriable = retriable
+        for secret in secrets:
+            if secret:
+                message = message.replace(secret, MASK)
         self.message = message
         text = message
         if self.title and not text.startswith(self.title):

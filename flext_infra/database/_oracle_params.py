@@ -252,4 +252,9 @@ def build_pool_params(
 
 def secret_values(s: OracleSettings) -> tuple[str, ...]:
     """The secrets in these settings, to mask wherever text might echo them."""
-    return tuple(v.get_secret_value() for v in (s.password, s.wallet_password) if v is not None)
+    found = [v.get_secret_value() for v in (s.password, s.wallet_password) if v is not None]
+    # Easy Connect allows "user/password@host...": that password is a secret too.
+    inline = re.match(r"^\s*[^/@()\s]+/([^@]+)@", s.dsn or "")
+    if inline:
+        found.append(inline.group(1))
+    return tuple(found)

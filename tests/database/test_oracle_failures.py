@@ -17,6 +17,7 @@ import pytest
 
 from flext_infra import Container, Environment, ServiceCreationError, load_settings
 from flext_infra.database import (
+    ConnectConfigurationError,
     ConnectionClosedError,
     DatabaseConfigurationError,
     DatabaseDisposedError,
@@ -374,3 +375,23 @@ def test_tcps_against_a_server_that_hangs_up_is_connection_closed(tmp_path: Path
                 pass
         finally:
             manager.dispose()
+
+
+def test_password_inside_an_easy_connect_dsn_is_never_shown(
+    closed_port: int, logs: io.StringIO
+) -> None:
+    """A user/password@host DSN is rejected by the driver, whose message is masked."""
+    manager = OracleConnectionManager(
+        dsn=f"etl/Inline-Secret-1@127.0.0.1:{closed_port}/FREEPDB1", user="etl",
+        tcp_connect_timeout=2.0,
+    )  # fmt: skip
+    try:
+        result = manager.health()
+    finally:
+        manager.dispose()
+    # python-oracledb echoes the whole connect string in DPY-4018; we mask the password.
+    assert isinstance(result.cause, ConnectConfigurationError)
+    assert result.cause.code == "DPY-4018"
+    assert manager.target == f"127.0.0.1:{closed_port}/FREEPDB1"
+    assert manager.target in (result.error or "")
+    assert "Inline-Secret-1" not in (result.error or "") + repr(manager) + logs.getvalue()
