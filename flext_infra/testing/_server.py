@@ -170,6 +170,14 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away (dropped on purpose, or after a timeout)."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
     def close_open_connections(self) -> None:
         """Cut every keep-alive connection so its handler thread ends."""
         with self.sockets_lock:

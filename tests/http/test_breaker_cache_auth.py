@@ -179,12 +179,12 @@ def test_per_request_budget_overrides_the_configured_one(
     api: SampleApi, make_client: MakeClient
 ) -> None:
     """total_timeout on one request bounds that request only."""
-    api.set_faults(slow_s=1.0)
+    api.set_faults(slow_s=3.0)
     client = make_client(zero_waits=False, total_timeout=60.0)
     started = time.perf_counter()
     with pytest.raises(RetriableHTTPError):
         client.get(ALLOCATION, total_timeout=0.3)
-    assert time.perf_counter() - started < 0.9
+    assert time.perf_counter() - started < 1.5
 
 
 def test_health_reports_reachability(api: SampleApi, make_client: MakeClient) -> None:

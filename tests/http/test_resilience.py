@@ -32,7 +32,7 @@ def test_503_is_retried_then_succeeds(api: SampleApi, make_client: MakeClient) -
 
 
 @pytest.mark.parametrize(
-    ("form", "asked", "low", "high"), [("seconds", 1, 0.95, 1.5), ("date", 2, 1.0, 2.6)]
+    ("form", "asked", "low", "high"), [("seconds", 1, 0.95, 2.5), ("date", 2, 1.0, 3.5)]
 )
 def test_429_wait_follows_retry_after(
     api: SampleApi, make_client: MakeClient, form: str, asked: int, low: float, high: float
@@ -87,7 +87,7 @@ def test_total_time_bound_holds_under_an_outage(api: SampleApi, make_client: Mak
     with pytest.raises(RetriableHTTPError) as caught:
         client.get(ALLOCATION)
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.8 + 0.25
+    assert elapsed < 0.8 + 0.7  # unbounded, 1000 retries would take minutes
     assert caught.value.reason == "budget_exhausted" and caught.value.status == 503
     assert 3 <= caught.value.attempts < 1000
     assert client.metrics()[host(api)]["budget_exhausted"] == 1
@@ -95,12 +95,12 @@ def test_total_time_bound_holds_under_an_outage(api: SampleApi, make_client: Mak
 
 def test_total_time_bound_cuts_a_slow_answer(api: SampleApi, make_client: MakeClient) -> None:
     """A server slower than the whole budget ends the request at the budget, not the timeout."""
-    api.set_faults(slow_s=1.5)
+    api.set_faults(slow_s=3.0)
     client = make_client(zero_waits=False, timeout=10.0, total_timeout=0.4)
     started = time.perf_counter()
     with pytest.raises(TotalTimeoutError):
         client.get(ALLOCATION)
-    assert time.perf_counter() - started < 0.4 + 0.3
+    assert time.perf_counter() - started < 1.5
 
 
 @pytest.mark.parametrize("fault", ["drop_next", "truncate_next"])
