@@ -17,6 +17,7 @@ import math
 import random
 import secrets
 import socket
+import sys
 import threading
 import time
 from bisect import bisect_right
@@ -172,8 +173,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet about clients that went away (dropped on purpose, or after a timeout)."""
-        import sys
-
         if isinstance(sys.exc_info()[1], OSError):
             return
         super().handle_error(request, client_address)
