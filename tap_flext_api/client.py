@@ -406,8 +406,11 @@ class FlextApiStream(RESTStream[PageRequest]):
                 self.name, exc.url or url, exc.status, exc.attempts, "request failed"
             ) from exc
         except RetriableHTTPError as exc:
+            reason = "retries exhausted"
+            if "open" in client.breaker_states().values():
+                reason += "; circuit breaker now open"
             raise StreamRetriableError(
-                self.name, exc.url or url, exc.status, exc.attempts, "retries exhausted"
+                self.name, exc.url or url, exc.status, exc.attempts, reason
             ) from exc
         except HttpError as exc:
             raise StreamFatalError(
@@ -525,13 +528,13 @@ class FlextApiStream(RESTStream[PageRequest]):
         assert isinstance(writer, FastSingerWriter)  # checked by _raw_eligible
         alias = self.stream_maps[0].stream_alias
         keys = self._key_decoder
-        floor = self._client_side_floor(None)
         every = self.STATE_MSG_FREQUENCY
         written = 0
         with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
             record_counter.with_context({})
             timer.with_context({})
             self._write_starting_replication_value(None)
+            floor = self._client_side_floor(None)
             for page in self._pages(None, raw=True):
                 records = page.records
                 if not records:

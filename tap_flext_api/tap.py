@@ -40,18 +40,12 @@ _SECRET_SETTINGS = ("password", "bearer_token", "api_key", "oauth2_client_secret
 
 
 class TapFlextApi(Tap):
-    """A Singer tap for JSON REST APIs, configured declaratively.
+    """Singer tap for JSON REST APIs, configured declaratively, with an Oracle WMS profile.
 
-    Streams come from the ``streams`` setting (``profile: generic``) or from the
-    Oracle WMS LGF v10 API's entity list and ``describe`` endpoints
-    (``profile: oracle_wms``). Every data request goes through
-    ``flext_infra.http`` (rate limit, retry, breaker, cache).
-
-    Args:
-        http_client: A ready :class:`~flext_infra.http.FlextHttpClient` (for
-            example the container's ``http_client``); the tap then does not
-            build or close its own.
-        **kwargs: The SDK's ``Tap`` arguments (``config``, ``catalog``, ``state``, ...).
+    Streams come from the `streams` setting (profile generic) or from the Oracle
+    WMS Cloud LGF v10 entity list and describe endpoints (profile oracle_wms).
+    Every request goes through the flext_infra HTTP client: rate limit, retries
+    with backoff and Retry-After, circuit breaker and HTTP cache.
     """
 
     name = "tap-flext-api"
@@ -71,6 +65,13 @@ class TapFlextApi(Tap):
     ]
 
     def __init__(self, *, http_client: FlextHttpClient | None = None, **kwargs: Any) -> None:
+        """Create the tap.
+
+        Args:
+            http_client: A ready client (for example the container's
+                ``http_client``); the tap then neither builds nor closes one.
+            **kwargs: The SDK's ``Tap`` arguments (``config``, ``catalog``, ``state``, ...).
+        """
         self._client: FlextHttpClient | None = http_client
         self._owns_client = http_client is None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -166,7 +167,7 @@ class TapFlextApi(Tap):
         if settings.profile == "oracle_wms":
             definitions = wms_stream_definitions(
                 settings,
-                self.get_json,
+                lambda path, stream: self.get_json(path, stream=stream),
                 known_schema=self._catalog_schema,
             )
             base = WmsEntityStream

@@ -140,7 +140,8 @@ def parse_entity_list(body: Any) -> list[str]:
     return names
 
 
-FetchJson = Callable[[str], Any]
+#: ``fetch_json(path, stream)``: GET and decode; ``stream`` names the request in errors.
+FetchJson = Callable[[str, str], Any]
 
 
 def wms_stream_definitions(
@@ -160,13 +161,13 @@ def wms_stream_definitions(
     prefix = settings.wms_path_prefix
     entities = list(settings.entities)
     if settings.discover_all_entities:
-        entities = parse_entity_list(fetch_json(f"{prefix}/entity/"))
+        entities = parse_entity_list(fetch_json(f"{prefix}/entity/", "(entity list)"))
     definitions = []
     for entity in entities:
         schema = known_schema(entity)
         describe: Any = {}
         if schema is None:
-            describe = fetch_json(f"{prefix}/entity/{entity}/describe/")
+            describe = fetch_json(f"{prefix}/entity/{entity}/describe/", entity)
             schema = describe_to_schema(describe)
         properties = schema["properties"]
         pk = tuple(describe.get("primary_key") or ("id",)) if isinstance(describe, Mapping) else ()

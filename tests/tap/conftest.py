@@ -127,7 +127,11 @@ def run_in_process(
 ) -> Run:
     """Sync with a TapFlextApi object; exceptions are captured into ``Run.error``."""
     buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    tap = TapFlextApi(config=config, state=state, catalog=catalog)
+    try:
+        tap = TapFlextApi(config=config, state=state, catalog=catalog)
+    except Exception as exc:  # discovery runs in the constructor
+        buffer.close()
+        return Run(1, [], error=exc)
     error: BaseException | None = None
     try:
         with redirect_stdout(buffer):
