@@ -74,7 +74,8 @@ class CacheLayer(BaseTransport):
                 self._metrics.incr(host, "cache_hits")
                 if status.get("revalidated"):
                     self._metrics.incr(host, "cache_revalidations")
-                log.info(
+                # Debug: with revalidation this fires once per page in a normal run.
+                log.debug(
                     "http.cache.hit",
                     host=host,
                     url=mask_url(request.url, self._secret_params),

@@ -109,7 +109,8 @@ class RateLimiter:
         if wait > 0:
             self._metrics.incr(host, "rate_limit_waits")
             self._metrics.add(host, "rate_limit_wait_s", wait)
-            log.info("http.rate_limit.wait", host=host, wait_s=round(wait, 3), url=url)
+            # Debug: with a configured rate this fires on most requests.
+            log.debug("http.rate_limit.wait", host=host, wait_s=round(wait, 3), url=url)
             self._waits.sleep(wait)
         return wait
 
