@@ -1,0 +1,23 @@
+"""Where rejected records go: the shape the target needs from a reject store.
+
+The default store is ``flext_infra.quality.RejectStore`` (one JSONL file per
+run under ``reject_path``, redacted, with stream, key, field, reason and the
+record). Anything with the same two methods can replace it, e.g. a store that
+also writes a table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class RejectSink(Protocol):
+    """Anything that can take a rejected record."""
+
+    def reject(
+        self, stream: str, record: dict[str, Any], field: str | None, reason: str, key: Any
+    ) -> None:
+        """Store one rejected record with the reason."""
+
+    def close(self) -> None:
+        """Flush and release files."""

@@ -1,0 +1,375 @@
+"""One logical type mapping, and typed converters that validate while converting.
+
+A JSON-schema property becomes a :class:`LogicalType`; each dialect then turns
+the logical type into its SQL type (``dialects/``). Records are converted field
+by field with precompiled functions instead of per-record jsonschema
+validation: the conversion *is* the validation, and a value that cannot be
+converted raises :class:`Reject` with the field and the reason.
+
+``0``, ``False`` and ``""`` are values; only a missing key or ``null`` is NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+_UTC = dt.UTC
+
+_json_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+class Kind(enum.StrEnum):
+    """The logical column kinds every dialect maps."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    STRING = "string"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    TIME = "time"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class LogicalType:
+    """A column's logical type.
+
+    Attributes:
+        kind: The kind.
+        length: For strings, the longest value in characters (None = unbounded).
+        big: For integers, values may exceed 64 bits.
+    """
+
+    kind: Kind
+    length: int | None = None
+    big: bool = False
+
+    def __str__(self) -> str:
+        if self.kind is Kind.STRING:
+            return f"string({self.length})" if self.length else "string(unbounded)"
+        if self.kind is Kind.INTEGER and self.big:
+            return "integer(big)"
+        return self.kind.value
+
+
+class Change(enum.Enum):
+    """What an incoming type means for an existing column."""
+
+    KEEP = "keep"  # the incoming values fit the column as it is
+    WIDEN = "widen"  # the column must be widened (compatible)
+    INCOMPATIBLE = "incompatible"  # the configured schema-change policy decides
+
+
+# Kinds whose values can be written into a string column without loss.
+_TO_TEXT = frozenset(Kind)
+
+
+def compare(existing: LogicalType, incoming: LogicalType) -> tuple[Change, LogicalType]:
+    """Decide how ``existing`` must change to hold ``incoming`` values.
+
+    Returns:
+        The change and the column type to use afterwards.
+    """
+    ek, ik = existing.kind, incoming.kind
+    if ek is Kind.STRING:
+        if ik is Kind.STRING:
+            if existing.length is None:
+                return Change.KEEP, existing
+            if incoming.length is None or incoming.length > existing.length:
+                return Change.WIDEN, LogicalType(Kind.STRING, incoming.length)
+            return Change.KEEP, existing
+        # Non-string values are written as their text form into a string column.
+        return Change.KEEP, existing
+    if ek is ik:
+        if ek is Kind.INTEGER and incoming.big and not existing.big:
+            return Change.WIDEN, incoming
+        return Change.KEEP, existing
+    if ek is Kind.NUMBER and ik is Kind.INTEGER:
+        return Change.KEEP, existing
+    if ek is Kind.INTEGER and ik is Kind.NUMBER:
+        return Change.WIDEN, LogicalType(Kind.NUMBER)
+    if ek is Kind.TIMESTAMP and ik is Kind.DATE:
+        return Change.KEEP, existing
+    return Change.INCOMPATIBLE, existing
+
+
+def from_jsonschema(prop: dict[str, Any]) -> tuple[LogicalType, bool]:
+    """The logical type of one JSON-schema property, and whether it allows null."""
+    types, nullable = _types_of(prop)
+    fmt = prop.get("format")
+    if not types:
+        return LogicalType(Kind.JSON), True
+    if types & {"object", "array"}:
+        return LogicalType(Kind.JSON), nullable
+    if len(types) > 1:
+        if types <= {"integer", "number"}:
+            return LogicalType(Kind.NUMBER), nullable
+        return LogicalType(Kind.STRING, None), nullable
+    (only,) = types
+    if only == "string":
+        if fmt == "date-time":
+            return LogicalType(Kind.TIMESTAMP), nullable
+        if fmt == "date":
+            return LogicalType(Kind.DATE), nullable
+        if fmt == "time":
+            return LogicalType(Kind.TIME), nullable
+        if fmt in {"x-singer.decimal", "singer.decimal"}:
+            return LogicalType(Kind.NUMBER), nullable
+        length = prop.get("maxLength")
+        return LogicalType(Kind.STRING, int(length) if length else None), nullable
+    if only == "integer":
+        big = any(
+            isinstance(prop.get(b), int | float) and not _INT64_MIN <= prop[b] <= _INT64_MAX
+            for b in ("minimum", "maximum")
+        )
+        return LogicalType(Kind.INTEGER, big=big), nullable
+    if only == "number":
+        return LogicalType(Kind.NUMBER), nullable
+    if only == "boolean":
+        return LogicalType(Kind.BOOLEAN), nullable
+    return LogicalType(Kind.STRING, None), nullable
+
+
+def _types_of(prop: dict[str, Any]) -> tuple[set[str], bool]:
+    nullable = False
+    found: set[str] = set()
+    raw = prop.get("type")
+    if isinstance(raw, str):
+        raw = [raw]
+    if isinstance(raw, list):
+        for t in raw:
+            if t == "null":
+                nullable = True
+            else:
+                found.add(str(t))
+    elif raw is None:
+        nullable = True
+    for key in ("anyOf", "oneOf"):
+        for sub in prop.get(key, []) or []:
+            sub_types, sub_null = _types_of(sub)
+            found |= sub_types
+            nullable = nullable or sub_null
+            if sub.get("format") and sub_types == {"string"} and not found - {"string"}:
+                prop = {**prop, "format": sub["format"]}
+    return found, nullable
+
+
+class Reject(Exception):
+    """A value could not be converted; the record goes to the reject store."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+Converter = Callable[[Any], Any]
+
+
+class NonFinite:
+    """A ``NaN``/``Infinity`` token read from a line (not valid JSON, but seen in the wild)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
+
+
+def _bad(field: str, value: Any, expected: str) -> Reject:
+    if isinstance(value, NonFinite):
+        return Reject(field, f"{value.token} is not a storable value")
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return Reject(field, f"expected {expected}, got {type(value).__name__} {shown}")
+
+
+def make_converter(
+    field: str, source: LogicalType, column: LogicalType, *, strict: bool
+) -> Converter:
+    """Compile the converter for one field.
+
+    Args:
+        field: The field name (for reject reasons).
+        source: The logical type the stream's schema declares.
+        column: The logical type of the column it lands in (may be wider, or text).
+        strict: Reject values of the wrong JSON type instead of coercing them.
+    """
+    parse = _parser(field, source, strict=strict)
+    if column.kind is Kind.STRING and source.kind is not Kind.STRING:
+        to_text = _text_of(source.kind)
+
+        def as_text(value: Any) -> Any:
+            return to_text(parse(value))
+
+        return _bounded(field, as_text, column.length) if column.length else as_text
+    if column.kind is Kind.TIMESTAMP and source.kind is Kind.DATE:
+
+        def date_as_ts(value: Any) -> Any:
+            d = parse(value)
+            return dt.datetime(d.year, d.month, d.day, tzinfo=_UTC)
+
+        return date_as_ts
+    if source.kind is Kind.STRING and strict and source.length:
+        return _bounded(field, parse, source.length)
+    return parse
+
+
+def _bounded(field: str, inner: Converter, length: int) -> Converter:
+    def bounded(value: Any) -> Any:
+        out = inner(value)
+        if len(out) > length:
+            raise Reject(field, f"string of {len(out)} characters exceeds maxLength {length}")
+        return out
+
+    return bounded
+
+
+def _text_of(kind: Kind) -> Converter:
+    if kind is Kind.BOOLEAN:
+        return lambda v: "true" if v else "false"
+    if kind in {Kind.TIMESTAMP, Kind.DATE}:
+        return lambda v: v.isoformat()
+    if kind is Kind.JSON:
+        return lambda v: v
+    return str
+
+
+def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
+    kind = lt.kind
+    if kind is Kind.STRING:
+
+        def string(value: Any) -> Any:
+            if type(value) is not str:
+                if strict or isinstance(value, dict | list):
+                    raise _bad(field, value, "string")
+                value = _text_of(Kind.BOOLEAN if isinstance(value, bool) else Kind.STRING)(value)
+            if "\x00" in value:
+                raise Reject(field, "string contains a NUL character (\\x00)")
+            return value
+
+        return string
+    if kind is Kind.INTEGER:
+
+        def integer(value: Any) -> Any:
+            tv = type(value)
+            if tv is int:
+                return value
+            if tv is Decimal or tv is float:
+                if not math.isfinite(value):
+                    raise Reject(field, f"{value} is not a storable number")
+                if value == int(value):
+                    return int(value)
+                raise _bad(field, value, "integer")
+            if tv is str and not strict:
+                try:
+                    return int(value)
+                except ValueError:
+                    pass
+            raise _bad(field, value, "integer")
+
+        return integer
+    if kind is Kind.NUMBER:
+
+        def number(value: Any) -> Any:
+            tv = type(value)
+            if tv is int:
+                return value
+            if tv is Decimal or tv is float:
+                if not math.isfinite(value):
+                    raise Reject(field, f"{value} is not a storable number (NaN/Infinity)")
+                return value
+            # Decimal-preserving taps send numbers as strings; accept numeric text.
+            if tv is str:
+                try:
+                    d = Decimal(value)
+                except InvalidOperation:
+                    raise _bad(field, value, "number") from None
+                if not d.is_finite():
+                    raise Reject(field, f"{value!r} is not a storable number (NaN/Infinity)")
+                return d
+            raise _bad(field, value, "number")
+
+        return number
+    if kind is Kind.BOOLEAN:
+
+        def boolean(value: Any) -> Any:
+            if value is True or value is False:
+                return value
+            if not strict and value in (0, 1, "true", "false", "0", "1"):
+                return value in (1, "true", "1")
+            raise _bad(field, value, "boolean")
+
+        return boolean
+    if kind is Kind.TIMESTAMP:
+
+        def timestamp(value: Any) -> Any:
+            if type(value) is str:
+                try:
+                    parsed = dt.datetime.fromisoformat(value)
+                except ValueError:
+                    raise _bad(field, value, "ISO 8601 date-time") from None
+            elif isinstance(value, dt.datetime):
+                parsed = value
+            else:
+                raise _bad(field, value, "ISO 8601 date-time")
+            # Naive timestamps are taken as UTC (Singer's convention).
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)
+
+        return timestamp
+    if kind is Kind.DATE:
+
+        def date(value: Any) -> Any:
+            if type(value) is str:
+                try:
+                    return dt.date.fromisoformat(value)
+                except ValueError:
+                    try:
+                        full = dt.datetime.fromisoformat(value)
+                    except ValueError:
+                        raise _bad(field, value, "ISO 8601 date") from None
+                    if full.time() != dt.time(0):
+                        raise _bad(field, value, "ISO 8601 date") from None
+                    return full.date()
+            if isinstance(value, dt.date):
+                return value
+            raise _bad(field, value, "ISO 8601 date")
+
+        return date
+    if kind is Kind.TIME:
+
+        def time(value: Any) -> Any:
+            if type(value) is not str:
+                raise _bad(field, value, "ISO 8601 time")
+            try:
+                dt.time.fromisoformat(value)
+            except ValueError:
+                raise _bad(field, value, "ISO 8601 time") from None
+            return value
+
+        return time
+
+    def json_value(value: Any) -> Any:
+        try:
+            text = _json_encoder.encode(value).decode()
+        except (TypeError, ValueError) as exc:
+            raise Reject(field, f"not JSON-serialisable: {exc}") from None
+        if "\\u0000" in text:
+            raise Reject(field, "JSON value contains a NUL character (\\u0000)")
+        return text
+
+    return json_value

@@ -1,0 +1,361 @@
+"""Oracle: version-aware types and names, MERGE upserts, array DML with setinputsizes.
+
+What changes with the server version comes from :class:`ServerFacts` (the
+``ServerFacts`` of ``flext_infra.database`` when the engine comes from there):
+identifier length (30 bytes before 12.2, else 128), native ``JSON`` (21c+),
+native ``BOOLEAN`` (23ai+) and ``MAX_STRING_SIZE=EXTENDED`` (32767-byte VARCHAR2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import UserDefinedType
+
+from flext_infra.database import ServerFacts
+from flext_infra.observability import get_logger
+from target_flext_oracle._errors import TargetConfigError
+from target_flext_oracle._names import IdentifierPolicy
+from target_flext_oracle._types import Kind, LogicalType
+from target_flext_oracle.connector import Adapter, FieldPlan, FlextConnector, TablePlan, TableRef
+
+log = get_logger("target_flext_oracle.oracle")
+
+#: SQLAlchemy's list plus words Oracle's V$RESERVED_WORDS marks reserved that it lacks.
+ORACLE_RESERVED = frozenset(w.upper() for w in RESERVED_WORDS) | frozenset(
+    {
+        "ACCESS", "ADD", "AUDIT", "COLUMN", "FILE", "IMMEDIATE", "INCREMENT", "INITIAL",
+        "MAXEXTENTS", "MLSLABEL", "MODIFY", "NOAUDIT", "OFFLINE", "ONLINE", "ROW", "ROWID",
+        "ROWNUM", "ROWS", "SESSION", "SUCCESSFUL", "SYSDATE", "VALIDATE", "WHENEVER",
+    }
+)  # fmt: skip
+
+
+class OracleJSON(UserDefinedType[Any]):
+    """The native ``JSON`` type (21c+)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        """``JSON``."""
+        return "JSON"
+
+
+class OracleBoolean(UserDefinedType[Any]):
+    """The native ``BOOLEAN`` type (23ai+)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        """``BOOLEAN``."""
+        return "BOOLEAN"
+
+
+def oracle_dialect(facts: ServerFacts) -> Dialect:
+    """A SQLAlchemy Oracle dialect set up as if connected to a server with ``facts``."""
+    dialect = oracle.dialect()  # type: ignore[no-untyped-call]
+    dialect.server_version_info = facts.version
+    dialect.max_identifier_length = facts.max_identifier_bytes
+    return dialect
+
+
+def _bool_to_number(value: bool) -> int:
+    return 1 if value else 0
+
+
+class OracleConnector(FlextConnector):
+    """Oracle: never ``CREATE SCHEMA``; ``ALTER TABLE ... ADD (...)`` / ``MODIFY (...)``."""
+
+    family: ClassVar[str] = "oracle"
+    creates_schemas: ClassVar[bool] = False
+    empty_string_is_null: ClassVar[bool] = True
+    sizes_strings_from_data: ClassVar[bool] = True
+    max_varchar_bytes: ClassVar[int | None] = 4000
+
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        sqlalchemy_url: str | None = None,
+        *,
+        dialect: Dialect | None = None,
+        facts: ServerFacts | None = None,
+    ) -> None:
+        """Build the connector; ``facts`` (offline) or the server's facts decide types.
+
+        Args:
+            config: The target config.
+            sqlalchemy_url: Unused.
+            dialect: A dialect to compile with offline (defaults to one built from ``facts``).
+            facts: Server facts for offline compilation (tests).
+        """
+        self._facts = facts
+        if facts is not None and dialect is None:
+            dialect = oracle_dialect(facts)
+        super().__init__(config, sqlalchemy_url, dialect=dialect)
+        if self._facts is not None:
+            self._apply_facts(self._facts)
+
+    @property
+    def facts(self) -> ServerFacts:
+        """The server's facts (read once from the connection manager)."""
+        if self._facts is None:
+            handle = self.handle
+            if handle.server_facts is None:
+                raise TargetConfigError("the Oracle engine did not come with server facts")
+            self._facts = handle.server_facts()
+            self._apply_facts(self._facts)
+            log.info("target.oracle_server", version=".".join(map(str, self._facts.version)))
+        return self._facts
+
+    def _apply_facts(self, facts: ServerFacts) -> None:
+        self._policy = None
+        self.max_varchar_bytes = facts.max_varchar2_bytes  # type: ignore[misc]
+
+    def identifier_policy(self) -> IdentifierPolicy:
+        """Upper-folding names, 30 or 128 bytes, reserved words and leading ``_`` quoted."""
+        return IdentifierPolicy(
+            max_bytes=self.facts.max_identifier_bytes,
+            fold_upper=True,
+            reserved=ORACLE_RESERVED,
+            quote_leading_underscore=True,
+        )
+
+    def sql_type(self, logical: LogicalType) -> sa.types.TypeEngine[Any]:
+        """Oracle column types for this server version."""
+        facts = self.facts
+        kind = logical.kind
+        if kind is Kind.INTEGER:
+            return oracle.NUMBER(38 if logical.big else 19, 0)  # type: ignore[no-untyped-call]
+        if kind is Kind.NUMBER:
+            return oracle.NUMBER()  # type: ignore[no-untyped-call]
+        if kind is Kind.BOOLEAN:
+            return OracleBoolean() if facts.supports_boolean else oracle.NUMBER(1, 0)  # type: ignore[no-untyped-call]
+        if kind is Kind.TIMESTAMP:
+            return oracle.TIMESTAMP(timezone=True)
+        if kind is Kind.DATE:
+            return oracle.DATE()
+        if kind is Kind.JSON:
+            return OracleJSON() if facts.supports_json else sa.CLOB()
+        if kind is Kind.TIME:
+            return oracle.VARCHAR2(64)
+        limit = facts.max_varchar2_bytes
+        if logical.length is not None and logical.length <= limit:
+            return oracle.VARCHAR2(logical.length)
+        return sa.CLOB()
+
+    def column_constraints(self, column: str, logical: LogicalType) -> list[sa.Constraint]:
+        """``IS JSON`` on CLOB JSON columns; ``IN (0, 1)`` on NUMBER(1) booleans."""
+        facts = self.facts
+        col = self.q(column)
+        if logical.kind is Kind.JSON and not facts.supports_json:
+            return [sa.CheckConstraint(f"{col} IS JSON")]
+        if logical.kind is Kind.BOOLEAN and not facts.supports_boolean:
+            return [sa.CheckConstraint(f"{col} IN (0, 1)")]
+        return []
+
+    def logical_from_sql(self, sql_type: sa.types.TypeEngine[Any]) -> LogicalType:
+        """NUMBER(1) is our boolean; NUMBER(p, 0) an integer; NUMBER a number."""
+        if isinstance(sql_type, oracle.NUMBER | sa.Numeric):
+            precision = getattr(sql_type, "precision", None)
+            scale = getattr(sql_type, "scale", None)
+            if precision == 1 and scale == 0:
+                return LogicalType(Kind.BOOLEAN)
+        if isinstance(sql_type, oracle.DATE):
+            return LogicalType(Kind.DATE)
+        return super().logical_from_sql(sql_type)
+
+    def adapter(self, logical: LogicalType) -> Adapter | None:
+        """Booleans as 0/1 before 23ai."""
+        if logical.kind is Kind.BOOLEAN and not self.facts.supports_boolean:
+            return _bool_to_number
+        return None
+
+    # --- DDL ------------------------------------------------------------------
+
+    def add_columns_sql(self, ref: TableRef, fields: Any) -> list[str]:
+        """``ALTER TABLE t ADD (c1 type, c2 type)`` with the column checks."""
+        if not fields:
+            return []
+        parts = []
+        for fp in fields:
+            checks = "".join(
+                f" CHECK ({c.sqltext})"  # type: ignore[attr-defined]
+                for c in self.column_constraints(fp.column, fp.target)
+            )
+            parts.append(f"{self.q(fp.column)} {self.compile_type(fp.target)}{checks}")
+        return [f"ALTER TABLE {self.qt(ref)} ADD ({', '.join(parts)})"]
+
+    def widen_column_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """``MODIFY`` where Oracle allows it; VARCHAR2 -> CLOB by copy (ORA-22858)."""
+        new_type = self.compile_type(new)
+        if new_type == self.compile_type(old):
+            return []
+        if new_type == "CLOB":
+            return self._copy_column(ref, column, new, self.q(column))
+        return [f"ALTER TABLE {self.qt(ref)} MODIFY ({self.q(column)} {new_type})"]
+
+    def to_text_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """Copy into a new CLOB column as ISO text (MODIFY fails on filled columns, ORA-01439)."""
+        col = self.q(column)
+        kind = old.kind
+        if kind is Kind.TIMESTAMP:
+            expr = f"TO_CHAR({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')"
+        elif kind is Kind.DATE:
+            expr = f"TO_CHAR({col}, 'YYYY-MM-DD')"
+        elif kind is Kind.BOOLEAN:
+            expr = f"CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
+        elif kind is Kind.JSON:
+            expr = f"JSON_SERIALIZE({col} RETURNING CLOB)" if self.facts.supports_json else col
+        else:
+            expr = f"TO_CHAR({col})"
+        return self._copy_column(ref, column, new, expr)
+
+    def _copy_column(self, ref: TableRef, column: str, new: LogicalType, expr: str) -> list[str]:
+        tmp = self.policy.normalize(f"{column}__new")
+        table = self.qt(ref)
+        return [
+            f"ALTER TABLE {table} ADD ({self.q(tmp)} {self.compile_type(new)})",
+            f"UPDATE {table} SET {self.q(tmp)} = {expr}",
+            f"ALTER TABLE {table} DROP COLUMN {self.q(column)}",
+            f"ALTER TABLE {table} RENAME COLUMN {self.q(tmp)} TO {self.q(column)}",
+        ]
+
+    def rename_table_sql(self, ref: TableRef, new_name: str) -> str:
+        """``ALTER TABLE ... RENAME TO`` (the new name is never schema-qualified)."""
+        return f"ALTER TABLE {self.qt(ref)} RENAME TO {self.q(new_name)}"
+
+    def drop_table_sql(self, ref: TableRef) -> str:
+        """``DROP TABLE ... PURGE`` (our staging tables need no recycle bin)."""
+        return f"DROP TABLE {self.qt(ref)} PURGE"
+
+    def unique_key_sql(self, ref: TableRef, keys: Any) -> list[str]:
+        """Nothing: MERGE matches on the keys without a unique index."""
+        return []
+
+    def schema_sql(self, schema: str) -> list[str]:
+        """Nothing: a schema is a user, created by a DBA (never ``CREATE SCHEMA``)."""
+        return []
+
+    def stage_ref(self, ref: TableRef) -> TableRef:
+        """The global temporary table a MERGE reads from."""
+        return self.derived_ref(ref, "stg")
+
+    def create_stage_sql(self, ref: TableRef) -> list[str]:
+        """A global temporary table shaped like ``ref``, emptied at each commit."""
+        return [
+            f"CREATE GLOBAL TEMPORARY TABLE {self.qt(self.stage_ref(ref))} "
+            f"ON COMMIT DELETE ROWS AS SELECT * FROM {self.qt(ref)} WHERE 1 = 0"
+        ]
+
+    def merge_sql(self, ref: TableRef, stage: TableRef, plan: TablePlan) -> str:
+        """``MERGE INTO t USING stage ON (keys) WHEN MATCHED ... WHEN NOT MATCHED ...``."""
+        on = " AND ".join(f"t.{self.q(k)} = s.{self.q(k)}" for k in plan.keys)
+        others = [c for c in plan.columns if c not in plan.keys]
+        cols = ", ".join(self.q(c) for c in plan.columns)
+        values = ", ".join(f"s.{self.q(c)}" for c in plan.columns)
+        update = (
+            "WHEN MATCHED THEN UPDATE SET "
+            + ", ".join(f"t.{self.q(c)} = s.{self.q(c)}" for c in others)
+            + " "
+            if others
+            else ""
+        )
+        return (
+            f"MERGE INTO {self.qt(ref)} t USING {self.qt(stage)} s ON ({on}) "
+            f"{update}WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+        )
+
+    def apply_plan(self, conn: sa.Connection, plan: TablePlan, *, need_unique: bool) -> None:
+        """The shared DDL, then (re)build the MERGE staging table when the columns changed.
+
+        Oracle commits each DDL statement, which is why DDL runs before any row
+        of the batch is written.
+        """
+        changed = plan.has_ddl
+        super().apply_plan(conn, plan, need_unique=need_unique)
+        if need_unique and plan.keys:
+            stage = self.stage_ref(plan.ref)
+            exists = self.describe(stage) is not None
+            if exists and changed:
+                conn.exec_driver_sql(self.drop_table_sql(stage))
+                exists = False
+            if not exists:
+                for sql in self.create_stage_sql(plan.ref):
+                    conn.exec_driver_sql(sql)
+                self._states[stage] = None  # reflected again when next needed
+
+    # --- loading ----------------------------------------------------------------
+
+    def placeholder(self, index: int) -> str:
+        """python-oracledb's numbered placeholder."""
+        return f":{index + 1}"
+
+    def input_sizes(self, fields: list[FieldPlan]) -> list[Any]:
+        """``setinputsizes`` per column, so array DML never re-guesses types mid-batch."""
+        import oracledb
+
+        sizes: list[Any] = []
+        for fp in fields:
+            kind = fp.target.kind
+            if kind in {Kind.INTEGER, Kind.NUMBER}:
+                sizes.append(oracledb.DB_TYPE_NUMBER)
+            elif kind is Kind.BOOLEAN:
+                sizes.append(
+                    oracledb.DB_TYPE_BOOLEAN
+                    if self.facts.supports_boolean
+                    else oracledb.DB_TYPE_NUMBER
+                )
+            elif kind is Kind.TIMESTAMP:
+                sizes.append(oracledb.DB_TYPE_TIMESTAMP_TZ)
+            elif kind is Kind.DATE:
+                sizes.append(oracledb.DB_TYPE_DATE)
+            elif kind is Kind.JSON or fp.target.length is None:
+                sizes.append(oracledb.DB_TYPE_CLOB)
+            else:
+                sizes.append(fp.target.length)
+        return sizes
+
+    def _array_insert(
+        self, conn: sa.Connection, sql: str, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            size = self.settings.oracle_array_size
+            for start in range(0, len(rows), size):
+                cursor.setinputsizes(*self.input_sizes(plan.fields))
+                cursor.executemany(sql, rows[start : start + size])
+        finally:
+            cursor.close()
+
+    def insert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Array DML in chunks of ``oracle_array_size``, or a direct path load if enabled."""
+        if self.settings.direct_path_load:
+            raw = conn.connection.driver_connection
+            schema = self.policy.sql_name(ref.schema) if ref.schema else raw.username  # type: ignore[union-attr]
+            raw.direct_path_load(  # type: ignore[union-attr]
+                schema_name=str(schema).upper(),
+                table_name=str(self.policy.sql_name(ref.name)).upper(),
+                column_names=[str(self.policy.sql_name(c)).upper() for c in plan.columns],
+                data=rows,
+                batch_size=self.settings.oracle_array_size,
+            )
+            return
+        self._array_insert(conn, self.insert_sql(ref, plan.columns), plan, rows)
+
+    def upsert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Array-insert into the staging table, then one MERGE (no ORA-30926: keys are unique)."""
+        stage = self.stage_ref(ref)
+        self._array_insert(conn, self.insert_sql(stage, plan.columns), plan, rows)
+        conn.exec_driver_sql(self.merge_sql(ref, stage, plan))

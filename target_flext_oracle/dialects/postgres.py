@@ -1,0 +1,114 @@
+"""PostgreSQL: timestamptz, numeric, bigint, boolean, jsonb, text; loads with COPY (psycopg 3)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from target_flext_oracle._names import IdentifierPolicy
+from target_flext_oracle._types import Kind, LogicalType
+from target_flext_oracle.connector import FlextConnector, TablePlan, TableRef
+
+_PG_RESERVED = frozenset(w.upper() for w in postgresql.base.RESERVED_WORDS)
+
+
+class PostgresConnector(FlextConnector):
+    """PostgreSQL: transactional DDL, COPY for loading, upsert from a temp staging table."""
+
+    family: ClassVar[str] = "postgresql"
+
+    def identifier_policy(self) -> IdentifierPolicy:
+        """63-byte identifiers (NAMEDATALEN - 1)."""
+        return IdentifierPolicy(max_bytes=63, reserved=_PG_RESERVED)
+
+    def sql_type(self, logical: LogicalType) -> sa.types.TypeEngine[Any]:
+        """PostgreSQL column types."""
+        kind = logical.kind
+        if kind is Kind.INTEGER:
+            return sa.BigInteger() if not logical.big else sa.Numeric(38, 0)
+        if kind is Kind.NUMBER:
+            return sa.Numeric()
+        if kind is Kind.BOOLEAN:
+            return sa.Boolean()
+        if kind is Kind.TIMESTAMP:
+            return postgresql.TIMESTAMP(timezone=True)
+        if kind is Kind.DATE:
+            return sa.Date()
+        if kind is Kind.JSON:
+            return postgresql.JSONB()
+        return sa.Text()
+
+    def add_columns_sql(self, ref: TableRef, fields: Any) -> list[str]:
+        """One ``ALTER TABLE`` adding every new column."""
+        if not fields:
+            return []
+        parts = ", ".join(
+            f"ADD COLUMN {self.q(fp.column)} {self.compile_type(fp.target)}" for fp in fields
+        )
+        return [f"ALTER TABLE {self.qt(ref)} {parts}"]
+
+    def widen_column_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """``ALTER COLUMN ... TYPE`` (bigint -> numeric; text needs nothing)."""
+        if self.compile_type(old) == self.compile_type(new):
+            return []
+        return [
+            f"ALTER TABLE {self.qt(ref)} ALTER COLUMN {self.q(column)} "
+            f"TYPE {self.compile_type(new)}"
+        ]
+
+    def to_text_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """``ALTER COLUMN ... TYPE text USING col::text``."""
+        col = self.q(column)
+        return [f"ALTER TABLE {self.qt(ref)} ALTER COLUMN {col} TYPE text USING {col}::text"]
+
+    def placeholder(self, index: int) -> str:
+        """psycopg's placeholder."""
+        return "%s"
+
+    def _copy(self, conn: sa.Connection, ref: TableRef, columns: list[str], rows: Any) -> None:
+        cols = ", ".join(self.q(c) for c in columns)
+        raw = conn.connection.driver_connection
+        sql = f"COPY {self.qt(ref)} ({cols}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            write = copy.write_row
+            for row in rows:
+                write(row)
+
+    def insert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """COPY the rows straight into the table."""
+        self._copy(conn, ref, plan.columns, rows)
+
+    def upsert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """COPY into a temp staging table, then ``INSERT ... SELECT ... ON CONFLICT``."""
+        stage = TableRef(None, self.policy.normalize(f"stage_{ref.name}"))
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {self.q(stage.name)} "
+            f"(LIKE {self.qt(ref)} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        self._copy(conn, stage, plan.columns, rows)
+        conn.exec_driver_sql(self.merge_sql(ref, stage, plan))
+
+    def merge_sql(self, ref: TableRef, stage: TableRef, plan: TablePlan) -> str:
+        """The statement moving the staged batch into the table."""
+        cols = ", ".join(self.q(c) for c in plan.columns)
+        keys = ", ".join(self.q(k) for k in plan.keys)
+        others = [c for c in plan.columns if c not in plan.keys]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{self.q(c)} = EXCLUDED.{self.q(c)}" for c in others)
+            if others
+            else "DO NOTHING"
+        )
+        return (
+            f"INSERT INTO {self.qt(ref)} ({cols}) SELECT {cols} FROM {self.qt(stage)} "
+            f"ON CONFLICT ({keys}) {action}"
+        )

@@ -1,0 +1,121 @@
+"""SQLite, the embedded default: typed columns, ISO text timestamps, one-transaction executemany."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from target_flext_oracle._names import IdentifierPolicy
+from target_flext_oracle._types import Kind, LogicalType
+from target_flext_oracle.connector import Adapter, FlextConnector, TablePlan, TableRef
+
+# Values become what sqlite3 stores natively *here*, per column, instead of
+# sqlite3.register_adapter(), which would change every sqlite3 user in the process.
+
+
+def _decimal(value: Any) -> Any:
+    # Text keeps every digit; NUMERIC affinity turns it into a number when lossless.
+    return str(value) if type(value) is Decimal else value
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+def _date(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _boolean(value: bool) -> int:
+    return 1 if value else 0
+
+
+_ADAPTERS: dict[Kind, Adapter] = {
+    Kind.NUMBER: _decimal,
+    Kind.TIMESTAMP: _timestamp,
+    Kind.DATE: _date,
+    Kind.BOOLEAN: _boolean,
+}
+
+
+class SqliteConnector(FlextConnector):
+    """SQLite: no schemas, types not enforced, upsert with ``INSERT ... ON CONFLICT``."""
+
+    family: ClassVar[str] = "sqlite"
+    supports_schemas: ClassVar[bool] = False
+    creates_schemas: ClassVar[bool] = False
+    enforces_column_types: ClassVar[bool] = False
+
+    def identifier_policy(self) -> IdentifierPolicy:
+        """SQLite has no practical length limit; 128 bytes keeps names portable."""
+        return IdentifierPolicy(max_bytes=128)
+
+    def sql_type(self, logical: LogicalType) -> sa.types.TypeEngine[Any]:
+        """SQLite column types (declared for affinity and for reflection)."""
+        kind = logical.kind
+        if kind is Kind.INTEGER:
+            return sa.BigInteger() if not logical.big else sa.Numeric(38, 0)
+        if kind is Kind.NUMBER:
+            return sa.Numeric()
+        if kind is Kind.BOOLEAN:
+            return sa.Boolean()
+        if kind is Kind.TIMESTAMP:
+            return sa.TIMESTAMP()
+        if kind is Kind.DATE:
+            return sa.Date()
+        if kind is Kind.JSON:
+            return sqlite.JSON()
+        if kind is Kind.STRING and logical.length:
+            return sa.String(logical.length)
+        return sa.Text()
+
+    def adapter(self, logical: LogicalType) -> Adapter | None:
+        """Decimals, datetimes, dates and booleans as sqlite3 stores them."""
+        return _ADAPTERS.get(logical.kind)
+
+    def widen_column_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """None: SQLite does not enforce declared lengths or types."""
+        return []
+
+    def to_text_sql(
+        self, ref: TableRef, column: str, old: LogicalType, new: LogicalType
+    ) -> list[str]:
+        """None: SQLite stores text in any column."""
+        return []
+
+    def insert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """``executemany`` on the raw sqlite3 cursor, inside the batch transaction."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.insert_sql(ref, plan.columns), rows)
+        finally:
+            cursor.close()
+
+    def upsert_sql(self, ref: TableRef, plan: TablePlan) -> str:
+        """``INSERT ... ON CONFLICT (keys) DO UPDATE`` (DO NOTHING when all columns are keys)."""
+        keys = ", ".join(self.q(k) for k in plan.keys)
+        others = [c for c in plan.columns if c not in plan.keys]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in others)
+            if others
+            else "DO NOTHING"
+        )
+        return f"{self.insert_sql(ref, plan.columns)} ON CONFLICT ({keys}) {action}"
+
+    def upsert_rows(
+        self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """The batch is already deduplicated in memory (the staging step); upsert it."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.upsert_sql(ref, plan), rows)
+        finally:
+            cursor.close()

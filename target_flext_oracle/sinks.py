@@ -1,0 +1,359 @@
+"""The sink: typed conversion on arrival, one transaction per batch, rejects with reasons.
+
+A record is converted into a row tuple as it arrives (the conversion validates;
+see ``_types``). A record that cannot be stored goes to the reject store with
+the field and the reason; nothing is dropped silently. ``process_batch`` runs the
+batch in one transaction: DDL first (create, add, widen), then the bulk load,
+then commit. A failure rolls back and raises :class:`BatchLoadError` naming the
+stream, the batch's record range and input lines, and the cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.sql import SQLSink
+
+from flext_infra.observability import get_logger
+from target_flext_oracle._errors import BatchLoadError, TargetError
+from target_flext_oracle._settings import LoadMethod
+from target_flext_oracle._types import Kind, LogicalType, Reject, from_jsonschema, make_converter
+from target_flext_oracle.connector import FlextConnector, TablePlan, TableRef
+
+if TYPE_CHECKING:
+    from singer_sdk.target_base import Target
+
+log = get_logger("target_flext_oracle.sink")
+
+_DELETED_AT = "_sdc_deleted_at"
+
+
+class FlextSink(SQLSink[FlextConnector]):
+    """Loads one stream into its table through the configured dialect's connector."""
+
+    connector_class = FlextConnector
+
+    def __init__(
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Any,
+        connector: FlextConnector | None = None,
+    ) -> None:
+        """Bind the sink to the target (for rejects, line numbers and state release)."""
+        self._flext_target: Any = target
+        self._rows: list[tuple[Any, ...]] = []
+        self._record_seq = 0
+        self._batch_first_seq = 1
+        self._batch_first_line: int | None = None
+        self._batch_last_line: int | None = None
+        self._warned_fields: set[str] = set()
+        self.commit_generation = 0
+        super().__init__(target, stream_name, schema, key_properties, connector)
+        self.settings = self.connector.settings
+        self._batch_size_rows = self.settings.batch_size_rows
+        # The SDK's per-record jsonschema validator is replaced by typed conversion.
+        self._validator = None
+
+    # --- names ------------------------------------------------------------------
+
+    @property
+    def table_name(self) -> str:
+        """``table_prefix`` + the last part of the stream name, normalised for the dialect."""
+        table = self.stream_name.split("-")[-1]
+        return self.connector.policy.normalize(f"{self.settings.table_prefix}{table}")
+
+    @property
+    def schema_name(self) -> str | None:
+        """``default_target_schema`` (stream-name prefixes never pick another user's schema)."""
+        return self.settings.default_target_schema
+
+    def conform_name(self, name: str, object_type: str | None = None) -> str:
+        """The dialect's normalisation (unicode kept, length-safe, hashed when shortened)."""
+        return self.connector.policy.normalize(name)
+
+    @property
+    def live_ref(self) -> TableRef:
+        """The table readers see."""
+        return self.connector.table_ref(self.schema_name, self.table_name)
+
+    # --- setup: plan the table and compile the converters --------------------------
+
+    def setup(self) -> None:
+        """Plan the table (no DDL yet: it runs first in the first batch's transaction)."""
+        properties: dict[str, Any] = self.schema.get("properties") or {}
+        self._fields = list(properties)
+        mapping = self.connector.policy.column_names(self._fields)
+        self._key_fields = list(super(SQLSink, self).key_properties)
+        for key in self._key_fields:
+            if key not in properties:
+                raise TargetError(
+                    f"stream '{self.stream_name}': key property {key!r} is not in the schema"
+                )
+        required = set(self.schema.get("required") or [])
+        specs = []
+        self._sources: dict[str, LogicalType] = {}
+        for fname, prop in properties.items():
+            logical, nullable = from_jsonschema(prop or {})
+            self._sources[fname] = logical
+            specs.append((fname, mapping[fname], logical, nullable and fname not in required))
+        keys = [mapping[k] for k in self._key_fields]
+        self.load_method = self.settings.load_method
+        self.load_ref = self._load_ref()
+        fresh = self.load_method is LoadMethod.OVERWRITE and self.load_ref not in self._created
+        self.plan: TablePlan = self.connector.plan_table(self.load_ref, specs, keys, fresh=fresh)
+        self._compile()
+        log.info(
+            "target.stream_ready",
+            stream=self.stream_name,
+            table=str(self.live_ref),
+            load_table=str(self.load_ref),
+            load_method=self.load_method.value,
+            columns=len(self.plan.fields),
+            ddl_pending=self.plan.has_ddl,
+        )
+
+    @property
+    def _created(self) -> dict[TableRef, TableRef]:
+        registry: dict[TableRef, TableRef] = self._flext_target.overwrite_tables
+        return registry
+
+    def _load_ref(self) -> TableRef:
+        live = self.live_ref
+        if self.load_method is not LoadMethod.OVERWRITE:
+            return live
+        registry = self._flext_target.overwrite_tables
+        staged: TableRef | None = registry.get(live)
+        if staged is None:
+            staged = self.connector.derived_ref(live, "new")
+            # A staging table left by a failed run is ours and stale.
+            self.connector.drop_if_exists(staged)
+            registry[live] = staged
+        return staged
+
+    def _compile(self) -> None:
+        strict = self.settings.validate_records
+        converters: list[tuple[str, Callable[[Any], Any]]] = []
+        for fp in self.plan.fields:
+            conv = make_converter(fp.field, fp.source, fp.target, strict=strict)
+            adapt = self.connector.adapter(fp.target)
+            if adapt is not None:
+                conv = _chain(conv, adapt)
+            converters.append((fp.field, conv))
+        self._converters = converters
+        self._required = [fp.field for fp in self.plan.fields if strict and not fp.nullable]
+        self._key_index = [self._fields.index(k) for k in self._key_fields]
+        self._field_set = frozenset(self._fields)
+
+    # --- records ------------------------------------------------------------------
+
+    def accept(self, record: dict[str, Any], message: dict[str, Any], line: int | None) -> None:
+        """Convert one record into a row, or reject it with its reason.
+
+        Raises:
+            MissingKeyPropertiesError: a key property is absent from the record.
+        """
+        for key in self._key_fields:
+            if key not in record:
+                raise MissingKeyPropertiesError(
+                    f"stream '{self.stream_name}', input line {line}: record is missing key "
+                    f"property {key!r} (key properties {self._key_fields})"
+                )
+        if self.include_sdc_metadata_properties:
+            self._add_sdc_metadata_to_record(record, message, self._batch_context())
+        if len(record) > len(self._field_set):
+            self._warn_unknown(record)
+        try:
+            for name in self._required:
+                if record.get(name) is None:
+                    raise Reject(name, "required field is missing or null")
+            row = tuple(
+                [None if (v := record.get(f)) is None else c(v) for f, c in self._converters]
+            )
+            for i in self._key_index:
+                value = row[i]
+                if value is None:
+                    raise Reject(self._key_fields[self._key_index.index(i)], "key is null")
+                if value == "" and self.connector.empty_string_is_null:
+                    raise Reject(
+                        self._key_fields[self._key_index.index(i)],
+                        f"empty string key: {self.connector.family} stores '' as NULL",
+                    )
+        except Reject as rej:
+            self._flext_target.reject(self, record, rej.field, rej.reason, line)
+            return
+        self._record_seq += 1
+        if not self._rows:
+            self._batch_first_seq = self._record_seq
+            self._batch_first_line = line
+        self._batch_last_line = line
+        self._rows.append(row)
+        self.tally_record_read()
+        self._record_counter.increment()
+
+    def key_of(self, record: dict[str, Any]) -> Any:
+        """The record's key values (for reject lines)."""
+        if not self._key_fields:
+            return None
+        return {k: record.get(k) for k in self._key_fields}
+
+    def _batch_context(self) -> dict[str, Any]:
+        if self._pending_batch is None:
+            self._pending_batch = {
+                "batch_id": str(uuid.uuid4()),
+                "batch_start_time": dt.datetime.now(tz=dt.UTC),
+            }
+        return self._pending_batch
+
+    def _warn_unknown(self, record: dict[str, Any]) -> None:
+        for name in record.keys() - self._field_set:
+            if name not in self._warned_fields:
+                self._warned_fields.add(name)
+                log.warning("target.field_not_in_schema", stream=self.stream_name, field=name)
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """The SDK's per-record hook; the target calls :meth:`accept` directly."""
+        self.accept(record, {}, None)
+
+    # --- batches ------------------------------------------------------------------
+
+    def start_drain(self) -> dict[str, Any]:
+        """Hand the collected rows to :meth:`process_batch`."""
+        context = super().start_drain()
+        context["rows"], self._rows = self._rows, []
+        context["range"] = (
+            self._batch_first_seq,
+            self._record_seq,
+            self._batch_first_line,
+            self._batch_last_line,
+        )
+        return context
+
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """Load the batch in one transaction (DDL first), then release covered STATE.
+
+        Raises:
+            BatchLoadError: the batch was rolled back; names stream, range and cause.
+        """
+        rows: list[tuple[Any, ...]] = context.get("rows") or []
+        if not rows:
+            return
+        first, last, first_line, last_line = context["range"]
+        try:
+            self._load(rows)
+        except Exception as exc:
+            self.connector.forget(self.load_ref)
+            raise BatchLoadError(self.stream_name, first, last, first_line, last_line, exc) from exc
+        self.commit_generation += 1
+        log.info(
+            "target.batch_committed",
+            stream=self.stream_name,
+            table=str(self.load_ref),
+            rows=len(rows),
+            records=f"{first}-{last}",
+        )
+        self._flext_target.batch_committed(self)
+
+    def _load(self, rows: list[tuple[Any, ...]]) -> None:
+        plan = self.plan
+        # Overwrite with keys also deduplicates: the new table holds one row per key.
+        upsert = self.load_method is not LoadMethod.APPEND_ONLY and bool(plan.keys)
+        deletes: list[tuple[Any, ...]] = []
+        if upsert:
+            rows, deletes = self._dedupe(rows)
+        if self.connector.sizes_strings_from_data:
+            self.connector.size_strings(plan, self._observed(rows))
+        ddl_ran = plan.has_ddl
+        with self.connector.begin() as conn:
+            self.connector.apply_plan(conn, plan, need_unique=upsert)
+            if deletes:
+                self.connector.delete_keys(conn, self.load_ref, plan.keys, deletes)
+            if rows:
+                if upsert:
+                    self.connector.upsert_rows(conn, self.load_ref, plan, rows)
+                else:
+                    self.connector.insert_rows(conn, self.load_ref, plan, rows)
+        if ddl_ran:
+            self.connector.plan_applied(plan, unique=upsert)
+
+    def _dedupe(
+        self, rows: list[tuple[Any, ...]]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Keep the last row per key; split off hard deletes."""
+        idx = self._key_index
+        latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for row in rows:
+            latest[tuple([row[i] for i in idx])] = row
+        merged = len(rows) - len(latest)
+        if merged:
+            self.tally_duplicate_merged(merged)
+        kept = list(latest.values())
+        if not (self.settings.hard_delete and _DELETED_AT in self._fields):
+            return kept, []
+        di = self._fields.index(_DELETED_AT)
+        deletes = [key for key, row in latest.items() if row[di] is not None]
+        return [row for row in kept if row[di] is None], deletes
+
+    def _observed(self, rows: list[tuple[Any, ...]]) -> dict[str, tuple[int, int]]:
+        limit = self.connector.max_varchar_bytes or 0
+        out: dict[str, tuple[int, int]] = {}
+        for i, fp in enumerate(self.plan.fields):
+            if fp.target.kind is not Kind.STRING:
+                continue
+            values = [r[i] for r in rows if type(r[i]) is str]
+            chars = max(map(len, values), default=0)
+            nbytes = chars
+            if chars * 4 > limit:
+                nbytes = max((len(v.encode()) for v in values if len(v) * 4 > limit), default=0)
+                nbytes = max(nbytes, chars)
+            out[fp.column] = (chars, nbytes)
+        return out
+
+    @property
+    def has_pending_rows(self) -> bool:
+        """True while rows wait for a batch commit."""
+        return bool(self._rows)
+
+    def activate_version(self, new_version: int) -> None:
+        """Soft-delete (or with ``hard_delete`` delete) rows of older table versions."""
+        self._flext_target.drain_one(self)
+        ref = self.load_ref
+        state = self.connector.describe(ref)
+        if state is None or "_sdc_table_version" not in state.columns:
+            log.info("target.activate_version_skipped", stream=self.stream_name, table=str(ref))
+            return
+        c = self.connector
+        version = c.q("_sdc_table_version")
+        with c.begin() as conn:
+            if self.settings.hard_delete:
+                conn.exec_driver_sql(
+                    f"DELETE FROM {c.qt(ref)} WHERE {version} < {int(new_version)}"
+                )
+            elif _DELETED_AT in state.columns:
+                sql = (
+                    f"UPDATE {c.qt(ref)} SET {c.q(_DELETED_AT)} = {c.placeholder(0)} "
+                    f"WHERE {version} < {c.placeholder(1)} AND {c.q(_DELETED_AT)} IS NULL"
+                )
+                now = dt.datetime.now(dt.UTC)
+                stamp = c.adapter(LogicalType(Kind.TIMESTAMP))
+                conn.exec_driver_sql(sql, ((stamp or _same)(now), int(new_version)))
+
+    def clean_up(self) -> None:
+        """Nothing to release per sink (the target swaps overwrite tables at the end)."""
+        super().clean_up()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _chain(first: Callable[[Any], Any], then: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def chained(value: Any) -> Any:
+        return then(first(value))
+
+    return chained
