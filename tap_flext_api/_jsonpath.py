@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from jsonpath_ng.ext import parse as _parse_jsonpath
+from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
 _SIMPLE = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_\-]*)*)(\[\*\])?$")
 

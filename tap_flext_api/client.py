@@ -25,7 +25,7 @@ import decimal
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -177,7 +177,7 @@ class FlextApiStream(RESTStream[PageRequest]):
             http_method=definition.method,
         )
         self.primary_keys = list(definition.primary_keys)
-        self.replication_key = definition.replication_key  # type: ignore[assignment]
+        self.replication_key = definition.replication_key
         trusted = definition.trusted_schema or self._settings.trust_schema
         self.TYPE_CONFORMANCE_LEVEL = (
             TypeConformanceLevel.NONE if trusted else TypeConformanceLevel.ROOT_ONLY
@@ -321,8 +321,9 @@ class FlextApiStream(RESTStream[PageRequest]):
             self.definition.max_pages or self._settings.max_pages,
             self._settings.on_max_pages,
         )
-        token: PageRequest | None = paginator.first()
-        guard.start(token)
+        first = paginator.first()
+        guard.start(first)
+        token: PageRequest | None = first
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
             while token is not None:
@@ -473,7 +474,7 @@ class FlextApiStream(RESTStream[PageRequest]):
     # ------------------------------------------------------------ raw fast path
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], Any, Any]:
         """The SDK's record loop, or the raw fast path when it gives the same output.
 
         The fast path copies each record's JSON text from the response into its
@@ -516,14 +517,14 @@ class FlextApiStream(RESTStream[PageRequest]):
             if not key:
                 cached = None
             elif key.isidentifier():
-                struct = msgspec.defstruct("ReplicationKey", [(key, Any, None)])
+                struct: Any = msgspec.defstruct("ReplicationKey", [(key, Any, None)])
                 cached = (msgspec.json.Decoder(list[struct]), key)
             else:
                 cached = False
             self._key_decoder_cache = cached
         return cached
 
-    def _sync_raw(self) -> Iterator[dict[str, Any]]:
+    def _sync_raw(self) -> Generator[dict[str, Any], Any, Any]:
         writer = self._tap.message_writer
         assert isinstance(writer, FastSingerWriter)  # checked by _raw_eligible
         alias = self.stream_maps[0].stream_alias
@@ -572,8 +573,7 @@ class FlextApiStream(RESTStream[PageRequest]):
             self._finalize_state(state)
         self._finalize_state(self.stream_state)
         self._write_state_message()
-        return
-        yield  # a generator, like the SDK loop it replaces
+        yield from ()  # a generator, like the SDK loop it replaces
 
     def _advance_bookmark(self, values: list[Any]) -> None:
         """Advance the bookmark with a page's key values, as per-record increments would.
@@ -583,9 +583,9 @@ class FlextApiStream(RESTStream[PageRequest]):
         keep the page maximum in the progress markers.
         """
         present = [v for v in values if v is not None]
-        if not present:
-            return
         key = self.replication_key
+        if not present or key is None:
+            return
         if not self.is_sorted:
             self._increment_stream_state({key: max(present)})
             return

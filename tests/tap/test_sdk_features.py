@@ -1,0 +1,115 @@
+"""SDK machinery kept on our transport: selection, stream maps, flattening, POST bodies."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from flext_infra.testing import SampleApi
+from tap_flext_api import TapFlextApi
+
+from .conftest import run_in_process, wms_config
+
+
+def test_deselected_properties_are_dropped(api: SampleApi) -> None:
+    """A property deselected in the catalog is absent from every record (fast path bypassed)."""
+    config = wms_config(api, entities=["order_hdr"])
+    tap = TapFlextApi(config=config)
+    catalog = tap.catalog_dict
+    tap.close()
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == ["properties", "cust_name"]:
+                item["metadata"]["selected"] = False
+    run = run_in_process(config, catalog=catalog)
+    assert run.error is None, run.error
+    records = run.records("order_hdr")
+    assert len(records) == 120
+    assert all("cust_name" not in r and "cust_city" in r for r in records)
+
+
+def test_stream_maps_and_flattening_apply(api: SampleApi) -> None:
+    """stream_maps (drop, add, alias) and flattening reshape records as the SDK defines."""
+    config = wms_config(
+        api,
+        entities=["order_hdr"],
+        stream_maps={
+            "order_hdr": {"__alias__": "orders", "cust_zip": None, "nbr_upper": "order_nbr.upper()"}
+        },
+        flattening_enabled=True,
+        flattening_max_depth=1,
+    )
+    run = run_in_process(config)
+    assert run.error is None, run.error
+    records = run.records("orders")
+    assert len(records) == 120
+    first = records[0]
+    assert "cust_zip" not in first
+    assert first["nbr_upper"] == "ORD000000001"
+    assert first["order_type_id__key"] == "RUSH" and "order_type_id" not in first
+
+
+class _SearchHandler(BaseHTTPRequestHandler):
+    """POST /search: pages of a JSON body search, echoing what it was sent."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[dict[str, Any], str | None]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the stdlib access log off stderr."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((body, self.headers.get("X-Tenant")))
+        page = int(body.get("page", 1))
+        records = (
+            [{"id": page * 10 + i, "region": body["region"]} for i in range(3)] if page <= 2 else []
+        )
+        data = json.dumps({"items": records}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def search_api() -> Iterator[str]:
+    """A loopback search API that only answers POST."""
+    _SearchHandler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SearchHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_post_streams_send_a_body_template_with_paging_in_the_body(search_api: str) -> None:
+    """method POST renders the body template and carries page numbers in the body."""
+    config = {
+        "base_url": search_api,
+        "headers": {"X-Tenant": "acme"},
+        "streams": [{
+            "name": "search", "path": "/search", "method": "POST", "records_path": "$.items",
+            "body": {"region": "eu-west", "filters": {"active": True}},
+            "paginator": {"type": "page_number"},
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"},
+                                                          "region": {"type": "string"}}},
+        }],
+    }  # fmt: skip
+    run = run_in_process(config)
+    assert run.error is None, run.error
+    assert run.ids("search") == [10, 11, 12, 20, 21, 22]
+    bodies = [b for b, _ in _SearchHandler.seen]
+    assert bodies[0] == {"region": "eu-west", "filters": {"active": True}, "page": 1}
+    assert [b["page"] for b in bodies] == [1, 2, 3]
+    assert {tenant for _, tenant in _SearchHandler.seen} == {"acme"}
