@@ -8,6 +8,7 @@ fails while the committed file is stale.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 import types
@@ -98,7 +99,9 @@ def _plugin_section(name: str, module: str, cls: str) -> list[str]:
         plugin = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:  # the plugin is not built yet
         return [f"## {name}", "", f"Not available: {exc}.", ""]
-    schema = plugin.config_jsonschema
+    # The schema `--about` shows: the plugin's settings plus the SDK's built-in ones.
+    schema = copy.deepcopy(plugin.config_jsonschema)
+    plugin.append_builtin_config(schema)
     return [
         f"## {name}",
         "",

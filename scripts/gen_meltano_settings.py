@@ -10,6 +10,7 @@ runs ``--check`` and fails while meltano.yml is stale.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import re
 import sys
@@ -33,8 +34,11 @@ def _types(prop: dict[str, Any]) -> list[str]:
     if isinstance(t, str):
         return [t]
     found: list[str] = []
-    for alt in prop.get("anyOf", []) + prop.get("oneOf", []):
-        found += [x for x in _types(alt) if x not in found]
+    for key in ("anyOf", "oneOf"):
+        alternatives = prop.get(key)
+        for alt in alternatives if isinstance(alternatives, list) else []:
+            if isinstance(alt, dict):
+                found += [x for x in _types(alt) if x not in found]
     return found
 
 
@@ -59,7 +63,10 @@ def _kind(prop: dict[str, Any]) -> str:
 def _settings(props: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, prop in props.items():
-        if _types(prop) == ["object"] and prop.get("properties"):
+        # A record-like object (oracle_config) becomes dotted settings; a map whose
+        # values follow a schema (stream_maps) stays one object setting.
+        is_map = isinstance(prop.get("additionalProperties"), dict)
+        if "object" in _types(prop) and prop.get("properties") and not is_map:
             out += _settings(prop["properties"], f"{prefix}{name}.")
             continue
         setting: dict[str, Any] = {"name": f"{prefix}{name}", "kind": _kind(prop)}
@@ -80,7 +87,11 @@ def _settings(props: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
 def plugin_settings(plugin: str) -> list[dict[str, Any]]:
     """Meltano settings for one plugin, from its config_jsonschema."""
     module, cls = PLUGINS[plugin]
-    schema = getattr(importlib.import_module(module), cls).config_jsonschema
+    plugin_cls = getattr(importlib.import_module(module), cls)
+    # The schema `--about` shows: the plugin's own settings plus the SDK's built-in
+    # ones for its capabilities (stream maps, flattening, default_target_schema, ...).
+    schema = copy.deepcopy(plugin_cls.config_jsonschema)
+    plugin_cls.append_builtin_config(schema)
     return _settings(schema.get("properties", {}))
 
 
