@@ -202,7 +202,7 @@ json_values = st.recursive(
 )
 
 
-@settings(deadline=None, max_examples=50)
+@settings(deadline=None, max_examples=25)
 @given(
     records=st.lists(
         st.dictionaries(st.sampled_from("abcde"), json_values, max_size=5), min_size=1, max_size=8
