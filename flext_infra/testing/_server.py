@@ -22,7 +22,8 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from email.utils import formatdate, parsedate_to_datetime
@@ -63,15 +64,21 @@ class ApiError(Exception):
 
 
 class _Rendered:
-    __slots__ = ("body", "etag", "headers", "last_modified")
+    __slots__ = ("body", "etag", "headers", "last_modified", "next_query")
 
     def __init__(
-        self, body: bytes, last_modified: str | None, headers: dict[str, str] | None = None
+        self,
+        body: bytes,
+        last_modified: str | None,
+        headers: dict[str, str] | None = None,
+        next_query: dict[str, str] | None = None,
     ) -> None:
         self.body = body
         self.etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         self.last_modified = last_modified
         self.headers = headers or {}
+        #: The query of the following page, as a client following the links sends it.
+        self.next_query = next_query
 
 
 class _Lru:
@@ -107,6 +114,9 @@ class _Lru:
         with self._lock:
             self._items.clear()
             self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class RequestLog:
@@ -209,6 +219,8 @@ class SampleApi:
         token_ttl_s: Lifetime of issued OAuth2 tokens.
         faults: Initial fault injection.
         cache_max_bytes: Bound of the rendered-page cache.
+        read_ahead: Render the next page of a walk in the background while the
+            client reads the current one.
     """
 
     def __init__(
@@ -226,6 +238,7 @@ class SampleApi:
         token_ttl_s: float = 3600.0,
         faults: Faults | None = None,
         cache_max_bytes: int = 256 * 1024 * 1024,
+        read_ahead: bool = True,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sample API only listens on loopback")
@@ -259,6 +272,10 @@ class SampleApi:
         self._rng = random.Random(self._faults.seed)
         self._window: tuple[float, int] = (0.0, 0)
         self._pages = _Lru(cache_max_bytes)
+        self._inflight: dict[Any, threading.Event] = {}
+        self._inflight_lock = threading.Lock()
+        self._read_ahead_enabled = read_ahead
+        self._executor: ThreadPoolExecutor | None = None
         self._views: OrderedDict[Any, Sequence[int]] = OrderedDict()
         self._views_lock = threading.Lock()
         self._server: _Server | None = None
@@ -273,6 +290,7 @@ class SampleApi:
             return self
         handler = type("SampleApiHandler", (_Handler,), {"api": self})
         self._server = _Server((self._host, self._port), handler)
+        self._start_executor()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -286,12 +304,25 @@ class SampleApi:
         """Bind and serve in this thread until interrupted (the CLI's foreground mode)."""
         handler = type("SampleApiHandler", (_Handler,), {"api": self})
         self._server = _Server((self._host, self._port), handler)
+        self._start_executor()
         try:
             self._server.serve_forever(poll_interval=0.2)
         finally:
             self._server.close_open_connections()
             self._server.server_close()
             self._server = None
+            self._stop_executor()
+
+    def _start_executor(self) -> None:
+        if self._read_ahead_enabled and self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="sample-api-ahead"
+            )
+
+    def _stop_executor(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def wait(self) -> None:
         """Block until the server stops (or the caller is interrupted)."""
@@ -306,6 +337,7 @@ class SampleApi:
         server.shutdown()
         server.close_open_connections()
         server.server_close()
+        self._stop_executor()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -529,27 +561,63 @@ class SampleApi:
     def prerender(self, path: str, query: dict[str, str] | None = None) -> int:
         """Render every page of a paginated GET ahead of time; returns the page count.
 
-        Follows ``next_page``/``next`` links (or ``Link: rel=next``) from the first page
-        and keeps each page in the page cache, so a benchmark that then sends the
-        same queries (in any parameter order) is served from memory. Pages are
-        dropped from the cache as soon as the data changes.
+        Follows the pagination from the first page the way a client following
+        the links would, and keeps each page in the page cache, so a benchmark
+        that then sends the same queries (in any parameter order) is served
+        from memory. Pages are dropped from the cache as soon as the data changes.
         """
         if self._server is None:
             raise RuntimeError("start the sample API before pre-rendering")
         pages = 0
         params: dict[str, str] | None = dict(query or {})
         while params is not None:
-            rendered = self.render(path, params)
             pages += 1
-            params = _next_params(rendered, params)
+            params = self.render(path, params).next_query
         return pages
 
-    def _cached(self, key: Any, build: Any) -> _Rendered:
+    def _cached(self, key: Any, build: Callable[[], _Rendered]) -> _Rendered:
+        """The cached page, or build it once: concurrent askers wait for one build."""
         found = self._pages.get(key)
-        if found is None:
+        if found is not None:
+            return found
+        with self._inflight_lock:
+            event = self._inflight.get(key)
+            owner = event is None
+            if event is None:
+                event = self._inflight[key] = threading.Event()
+        if not owner:
+            event.wait(timeout=60)
+            found = self._pages.get(key)
+            return found if found is not None else build()
+        try:
             found = build()
             self._pages.put(key, found)
-        return found
+            return found
+        finally:
+            with self._inflight_lock:
+                self._inflight.pop(key, None)
+            event.set()
+
+    def _read_ahead(self, path: str, query: dict[str, str]) -> None:
+        """Render the next page in the background while the client reads this one.
+
+        With the server and its client on separate cores, rendering then
+        overlaps the client's own work instead of adding to it.
+        """
+        executor = self._executor
+        if executor is None:
+            return
+        with contextlib.suppress(RuntimeError):  # shut down meanwhile
+            executor.submit(self._quiet_render, path, query)
+
+    def _quiet_render(self, path: str, query: dict[str, str]) -> None:
+        with contextlib.suppress(ApiError, KeyError, ValueError):
+            self.render(path, query)
+
+    @property
+    def cached_pages(self) -> int:
+        """How many rendered pages the page cache holds."""
+        return len(self._pages)
 
     def _render_wms(self, rest: str, query: dict[str, str]) -> _Rendered:
         parts = [p for p in rest.split("/") if p]
@@ -698,29 +766,17 @@ class SampleApi:
             and style != "has_more"
         ):
             body["has_more"] = more
+        next_query: dict[str, str] | None = None
+        if more:
+            follow = {k: v for k, v in query.items() if k not in ("page", "cursor", "offset")}
+            if cursor_style:
+                next_query = {**follow, "cursor": str(next_cursor)}
+            elif style == "offset":
+                next_query = {**follow, "offset": str(start + size)}
+            else:
+                next_query = {**follow, "page": str(page_nbr + 1)}
         last_modified = formatdate(table.max_mod_us / 1_000_000, usegmt=True)
-        return _Rendered(_ENCODER.encode(body), last_modified, headers)
-
-
-def _next_params(rendered: _Rendered, params: dict[str, str]) -> dict[str, str] | None:
-    """The query of the page after ``rendered``, or None on the last page."""
-    link = rendered.headers.get("Link", "")
-    nxt: str | None = None
-    for part in link.split(","):
-        if 'rel="next"' in part:
-            nxt = part.split(";")[0].strip().strip("<>")
-    if nxt is None and rendered.body[:1] == b"{":
-        body = msgspec.json.decode(rendered.body)
-        nxt = body.get("next_page") or body.get("next")
-        if nxt is None and body.get("next_cursor"):
-            return {**params, "cursor": body["next_cursor"]}
-        if nxt is None and "offset" in body and body["offset"] + body["limit"] < body["total"]:
-            return {**params, "offset": str(body["offset"] + body["limit"])}
-        if nxt is None and body.get("has_more"):
-            return {**params, "page": str(body["page"] + 1)}
-    if nxt is None:
-        return None
-    return dict(parse_qsl(urlsplit(nxt).query, keep_blank_values=True))
+        return _Rendered(_ENCODER.encode(body), last_modified, headers, next_query)
 
 
 def _int_param(query: dict[str, str], name: str, default: int, lo: int, hi: int | None) -> int:
@@ -879,6 +935,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_broken(rendered.body, fault[0])
                 return
             self._send_rendered(rendered, extra, head=method == "HEAD")
+            if rendered.next_query is not None:
+                api._read_ahead(path, rendered.next_query)
         except ApiError as exc:
             self._send_json(exc.status, {"detail": exc.detail})
         except (BrokenPipeError, ConnectionResetError):

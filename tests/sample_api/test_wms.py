@@ -203,3 +203,20 @@ def test_prerendered_pages_are_served_from_the_page_cache(
     assert first.content == api.render(path, params).body
     api.modify_records("allocation", 1)
     assert client.get(api.base_url + path, params=params).content != first.content
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_next_page_is_rendered_ahead_while_the_client_reads(read_ahead: bool) -> None:
+    """With read-ahead the page after the one served is rendered in the background."""
+    import time
+
+    with SampleApi(records=30, read_ahead=read_ahead) as api, httpx.Client() as client:
+        first = client.get(
+            f"{api.wms_url}order_hdr/", params={"page_size": 10, "page_mode": "sequenced"}
+        ).json()
+        deadline = time.monotonic() + 5
+        while read_ahead and api.cached_pages < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert api.cached_pages == (2 if read_ahead else 1)
+        second = client.get(first["next_page"]).json()
+        assert [r["id"] for r in second["results"]] == list(range(11, 21))
