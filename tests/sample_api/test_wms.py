@@ -220,3 +220,18 @@ def test_next_page_is_rendered_ahead_while_the_client_reads(read_ahead: bool) ->
         assert api.cached_pages == (2 if read_ahead else 1)
         second = client.get(first["next_page"]).json()
         assert [r["id"] for r in second["results"]] == list(range(11, 21))
+
+
+def test_a_million_records_are_served_without_materialising_them() -> None:
+    """A 1M-record entity starts quickly and answers totals, last pages and filters."""
+    with SampleApi(records=0, counts={"allocation": 1_000_000}) as api, httpx.Client() as client:
+        url = f"{api.wms_url}allocation/"
+        first = client.get(url, params={"page_size": 1000}).json()
+        assert (first["result_count"], first["page_count"]) == (1_000_000, 1000)
+        last = client.get(url, params={"page_size": 1000, "page": 1000}).json()
+        assert last["results"][-1]["id"] == 1_000_000 and last["next_page"] is None
+        bookmark = api.record("allocation", 999_990)["mod_ts"]
+        tail = client.get(
+            url, params={"mod_ts__gt": bookmark, "ordering": "mod_ts", "page_size": 100}
+        ).json()
+        assert [r["id"] for r in tail["results"]] == list(range(999_991, 1_000_001))
