@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -83,11 +84,11 @@ class Bench:
 
     def log_dir(self, *parts: object) -> Path:
         """A fresh folder for one run's stderr logs."""
-        return self.run_dir / "logs" / "-".join(str(p) for p in parts)
+        return self.run_dir / "logs" / _slug("-".join(str(p) for p in parts))
 
     def config(self, name: str, config: dict[str, object]) -> Path:
         """Write one run's config file."""
-        return _subjects.write_config(self.run_dir / "configs", name, config)
+        return _subjects.write_config(self.run_dir / "configs", _slug(name), config)
 
     def add(self, row: Row) -> Row:
         """Record a row and say so on stderr."""
@@ -102,6 +103,11 @@ class Bench:
             flush=True,
         )
         return row
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe label: 'tap-flext-api (trust_schema)' -> 'tap-flext-api-trust_schema'."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
 
 
 def _mib(result: PipelineResult) -> tuple[float, ...]:
