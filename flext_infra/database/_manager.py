@@ -8,6 +8,7 @@ branches through the manager.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -294,8 +295,9 @@ class DatabaseManager:
 def _is_driver_error(exc: BaseException) -> bool:
     if isinstance(exc, SQLAlchemyError | sqlite3.Error):
         return True
-    module = type(exc).__module__
-    return module.startswith("psycopg") and type(exc).__name__.endswith("Error")
+    # psycopg is imported only when a PostgreSQL URL is used; look it up, don't import it.
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.Error)
 
 
 def _pool_counts(engine: Engine) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from flext_infra.database import (
     DatabaseHealth,
     DatabaseManager,
     DatabaseTimeoutError,
+    FatalDatabaseError,
     ListenerUnreachableError,
     UnknownServiceError,
     create_database_manager,
@@ -403,3 +404,18 @@ def test_sqlite_round_trips_any_decimal_and_datetime(value: Decimal, moment: dat
     assert Decimal(a) == value
     assert str(Decimal(a)) == str(value)
     assert datetime.fromisoformat(b) == moment
+
+
+def test_driver_errors_inside_acquire_become_database_errors(manager: DatabaseManager,
+                                                             table: str) -> None:  # fmt: skip
+    """A constraint violation inside acquire() is a FatalDatabaseError caused by the driver's."""
+    p = _param(manager)
+    sql = f"INSERT INTO {table} VALUES ({p}, {p})"
+    with pytest.raises(FatalDatabaseError) as info, manager.acquire() as conn:
+        conn.cursor().executemany(sql, [(1, "a"), (1, "dup")])
+    assert not info.value.retriable
+    assert info.value.__cause__ is not None
+    assert (
+        "integrity" in type(info.value.__cause__).__name__.lower()
+        or "unique" in str(info.value).lower()
+    )
