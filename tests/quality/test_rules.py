@@ -7,12 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flext_infra.quality import DataValidator, Reject
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+# Hypothesis tests below run without a deadline: the machine is shared by several
+# sessions and per-example timings are noise there, not a property of the code.
 
 
 def _validator(streams: dict[str, Any], **defaults: Any) -> DataValidator:
@@ -26,6 +29,7 @@ def _rules(rejects: list[Reject]) -> list[tuple[str, str]]:
 FALSY = st.sampled_from([0, 0.0, False, "", Decimal(0), [], {}])
 
 
+@settings(deadline=None, max_examples=60)
 @given(value=FALSY)
 def test_falsy_values_are_values_never_nulls(value: Any) -> None:
     """0, False and "" (and other falsy values) pass required and not_null."""
@@ -140,6 +144,7 @@ def test_key_properties_are_required_and_not_null() -> None:
     assert _rules(rejects) == [("id", "required"), ("id", "not_null")]
 
 
+@settings(deadline=None, max_examples=60)
 @given(
     low=st.integers(-1000, 1000),
     span=st.integers(0, 1000),
@@ -170,6 +175,7 @@ def test_range_accepts_numeric_strings_and_decimals_but_not_words() -> None:
     assert [r.key["id"] for r in rejects] == [3, 4, 5]
 
 
+@settings(deadline=None, max_examples=60)
 @given(
     allowed=st.lists(st.integers(0, 99), min_size=1, max_size=8, unique=True),
     value=st.one_of(st.integers(0, 99), st.booleans(), st.text(max_size=3)),
@@ -189,6 +195,7 @@ def test_enum_false_is_a_listed_value() -> None:
     assert [r.key["id"] for r in rejects] == [2]
 
 
+@settings(deadline=None, max_examples=60)
 @given(text=st.text(alphabet="AB12-_ x", max_size=12))
 def test_regex_must_match_the_whole_value(text: str) -> None:
     """regex is a full match: a partial match is a failure."""
@@ -199,6 +206,7 @@ def test_regex_must_match_the_whole_value(text: str) -> None:
     assert (rejects == []) is (re.fullmatch("[A-Z]+-[0-9]+", text) is not None)
 
 
+@settings(deadline=None, max_examples=60)
 @given(limit=st.integers(0, 20), text=st.text(max_size=40))
 def test_max_length_counts_characters(limit: int, text: str) -> None:
     """max_length limits characters (not bytes); "" always fits."""
