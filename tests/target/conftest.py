@@ -149,3 +149,70 @@ def _collect_garbage() -> Iterator[None]:
     """Collect after each test so a leaked connection warns in the test that leaked it."""
     yield
     gc.collect()
+
+
+@dataclass
+class Db:
+    """One database under test: the target config and an engine to look at the data."""
+
+    name: str
+    config: dict[str, Any]
+    engine: sa.Engine
+    schema: str | None
+
+    def table(self, name: str) -> str:
+        """The qualified table name for raw SQL."""
+        return f'"{self.schema}"."{name}"' if self.schema else f'"{name}"'
+
+    def rows(self, table: str, order: str = "id") -> list[dict[str, Any]]:
+        """Every row of ``table`` as dicts, ordered."""
+        with self.engine.connect() as conn:
+            result = conn.exec_driver_sql(f"SELECT * FROM {self.table(table)} ORDER BY {order}")
+            return [dict(r._mapping) for r in result]
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> declared type, as the database reports it."""
+        if self.schema is not None:
+            sql = (
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s"
+            )
+            with self.engine.connect() as conn:
+                return dict(conn.exec_driver_sql(sql, (self.schema, table)).all())  # type: ignore[arg-type]
+        inspector = sa.inspect(self.engine)
+        return {c["name"]: str(c["type"]) for c in inspector.get_columns(table, schema=self.schema)}
+
+    def exists(self, table: str) -> bool:
+        """True if ``table`` exists."""
+        return sa.inspect(self.engine).has_table(table, schema=self.schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'target.db'}"
+        engine = sa.create_engine(url, poolclass=NullPool)
+        yield Db(
+            "sqlite",
+            {"sqlalchemy_url": url, "reject_path": str(tmp_path / "rejects")},
+            engine,
+            None,
+        )
+        engine.dispose()
+        return
+    if not pg_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    with pg_schema() as name:
+        engine = sa.create_engine(PG_URL, poolclass=NullPool)
+        yield Db(
+            "postgres",
+            {
+                "sqlalchemy_url": PG_URL,
+                "default_target_schema": name,
+                "reject_path": str(tmp_path / "rejects"),
+            },
+            engine,
+            name,
+        )
+        engine.dispose()
