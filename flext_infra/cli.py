@@ -239,7 +239,7 @@ def cmd_config(args: argparse.Namespace) -> int:
                     "variable": var,
                     "value": shown if isinstance(shown, int | float | bool | None) else str(shown),
                     "source": source,
-                    "secret": secret or field == "url",
+                    "secret": secret,
                 }
             )
     if not args.show_secrets:
@@ -303,7 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     container = Container.for_environment(settings.environment, settings)
     try:
         orchestrator: Orchestrator = container.resolve("orchestrator")
-        orchestrator._project = project
+        orchestrator.project = project
         orchestrator.meltano_bin = args.meltano
         orchestrator.echo = not args.quiet
         orchestrator.timeout_s = args.timeout

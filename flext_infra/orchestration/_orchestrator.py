@@ -168,6 +168,10 @@ class Orchestrator:
             self._project = MeltanoProject.find()
         return self._project
 
+    @project.setter
+    def project(self, project: MeltanoProject) -> None:
+        self._project = project
+
     # ------------------------------------------------------------------ listing
     def list_jobs(self) -> list[MeltanoJob]:
         """Upstream name: the project's jobs."""
