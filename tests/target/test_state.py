@@ -102,8 +102,7 @@ def test_sqlite_loads_ddl_and_rows_in_one_transaction(tmp_path: object) -> None:
 
     connector.upsert_rows = boom  # type: ignore[method-assign]
     with redirect_stdout(io.StringIO()), pytest.raises(BatchLoadError, match="disk on fire"):
-        target.process_lines(io.StringIO(text))
-        target.process_endofpipe()
+        target.listen(io.StringIO(text))
     engine = sa.create_engine(url)
     assert not sa.inspect(engine).has_table("a")
     engine.dispose()
