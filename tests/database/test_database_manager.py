@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -388,6 +388,8 @@ def test_sqlite_adapts_named_parameters_lists_and_subclasses(tmp_path: Path) -> 
         m.dispose()
 
 
+# No deadline: the machine is shared and timing says nothing here.
+@settings(deadline=None)
 @given(
     st.decimals(allow_nan=False, allow_infinity=False),
     st.datetimes(timezones=st.none() | st.just(UTC)),
