@@ -119,7 +119,7 @@ def test_connect_timeout_is_honoured(unanswered_port: int, logs: io.StringIO) ->
         elapsed = time.monotonic() - started
     finally:
         manager.dispose()
-    assert 0.4 < elapsed < 2.0
+    assert 0.4 < elapsed < 3.0
     assert info.value.retriable
     assert f"127.0.0.1:{unanswered_port}" in str(info.value)
     assert "FLEXT_ORACLE_TCP_CONNECT_TIMEOUT" in str(info.value)
