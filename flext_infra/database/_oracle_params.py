@@ -51,6 +51,9 @@ def oracle_settings(settings: OracleSettings | None = None, **options: Any) -> O
     Raises:
         DatabaseConfigurationError: an argument is unknown or invalid.
     """
+    if "username" in options and "user" not in options:
+        # The upstream target's oracle_config says "username".
+        options["user"] = options.pop("username")
     unknown = sorted(set(options) - set(OracleSettings.model_fields))
     if unknown:
         raise DatabaseConfigurationError(f"unknown Oracle option(s): {', '.join(unknown)}")

@@ -10,7 +10,9 @@ import oracledb
 import pytest
 
 from flext_infra.database import (
+    ConnectionManager,
     DatabaseConfigurationError,
+    DatabaseManager,
     OracleConnectionManager,
     WalletError,
     build_pool_params,
@@ -269,3 +271,17 @@ def test_password_not_in_repr_or_target() -> None:
     assert PASSWORD not in m.target
     assert PASSWORD not in repr(m.settings)
     m.dispose()
+
+
+def test_both_managers_share_one_interface(tmp_path: Path) -> None:
+    """OracleConnectionManager and DatabaseManager both satisfy ConnectionManager."""
+    oracle = OracleConnectionManager(host="db", service_name="S", username="etl")
+    sqlite = DatabaseManager(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        for manager in (oracle, sqlite):
+            assert isinstance(manager, ConnectionManager)
+        assert (oracle.dialect, sqlite.dialect) == ("oracle", "sqlite")
+        assert oracle.settings.user == "etl"  # the upstream "username" key is accepted
+    finally:
+        oracle.dispose()
+        sqlite.dispose()
