@@ -169,6 +169,9 @@ class FlextSink(SQLSink[FlextConnector]):
         if len(record) > len(self._field_set):
             self._warn_unknown(record)
         try:
+            for key in self._key_fields:
+                if record[key] is None:
+                    raise Reject(key, "key is null")
             for name in self._required:
                 if record.get(name) is None:
                     raise Reject(name, "required field is missing or null")
@@ -176,10 +179,7 @@ class FlextSink(SQLSink[FlextConnector]):
                 [None if (v := record.get(f)) is None else c(v) for f, c in self._converters]
             )
             for i in self._key_index:
-                value = row[i]
-                if value is None:
-                    raise Reject(self._key_fields[self._key_index.index(i)], "key is null")
-                if value == "" and self.connector.empty_string_is_null:
+                if row[i] == "" and self.connector.empty_string_is_null:
                     raise Reject(
                         self._key_fields[self._key_index.index(i)],
                         f"empty string key: {self.connector.family} stores '' as NULL",
