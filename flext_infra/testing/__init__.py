@@ -4,14 +4,8 @@ Run it in the foreground with ``python -m flext_infra.testing.sample_api --port 
 """
 
 from flext_infra.testing._data import ENTITIES, GENERIC_ENTITY, EntitySpec, FieldSpec
-from flext_infra.testing._faults import Faults, RequestRecord
-from flext_infra.testing._server import (
-    GENERIC_MODES,
-    GENERIC_PREFIX,
-    WMS_PREFIX,
-    RequestLog,
-    SampleApi,
-)
+from flext_infra.testing._faults import Faults, RequestLog, RequestRecord
+from flext_infra.testing._server import GENERIC_MODES, GENERIC_PREFIX, WMS_PREFIX, SampleApi
 
 __all__ = [
     "ENTITIES",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,3 +69,44 @@ class RequestRecord:
     auth_scheme: str | None = None
     at: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class RequestLog:
+    """Every request the server answered, in order (thread-safe, read-only to tests)."""
+
+    def __init__(self) -> None:
+        self._records: list[RequestRecord] = []
+        self._lock = threading.Lock()
+
+    def append(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        with self._lock:
+            return iter(list(self._records))
+
+    def __getitem__(self, index: int) -> RequestRecord:
+        return self._records[index]
+
+    @property
+    def count(self) -> int:
+        """How many requests were answered."""
+        return len(self._records)
+
+    def matching(self, path_prefix: str = "", method: str | None = None) -> list[RequestRecord]:
+        """The requests whose path starts with ``path_prefix`` (and of ``method``, if given)."""
+        with self._lock:
+            return [
+                r
+                for r in self._records
+                if r.path.startswith(path_prefix) and (method is None or r.method == method)
+            ]
+
+    def clear(self) -> None:
+        """Forget every request seen so far."""
+        with self._lock:
+            self._records.clear()

@@ -43,8 +43,9 @@ def test_rate_limiter_holds_the_configured_rate(api: SampleApi, make_client: Mak
     stamps = [r.at for r in api.requests]
     assert stamps[-1] - stamps[0] >= 0.4
     metrics = client.metrics()[host(api)]
-    assert metrics["rate_limit_waits"] == 10
-    assert 0.4 <= metrics["rate_limit_wait_s"] <= 0.6
+    # A request slower than the 50 ms interval (a loaded machine) needs no wait after it.
+    assert 1 <= metrics["rate_limit_waits"] <= 10
+    assert 0 < metrics["rate_limit_wait_s"] <= 0.6
 
 
 def test_burst_passes_at_once_then_paces() -> None:

@@ -1,0 +1,256 @@
+"""The HTTP side of the sample API: the threaded server and the request handler."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import secrets
+import socket
+import sys
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flext_infra.testing._faults import RequestRecord
+from flext_infra.testing._pages import ENCODER, ApiError, Rendered
+
+if TYPE_CHECKING:
+    from flext_infra.testing._server import SampleApi
+
+#: Paths faults skip unless ``Faults.paths`` names them.
+EXEMPT = ("/health", "/oauth/token")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away (dropped on purpose, or after a timeout)."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+    def close_open_connections(self) -> None:
+        """Cut every keep-alive connection so its handler thread ends."""
+        with self.sockets_lock:
+            open_now = list(self.open_sockets)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes requests to the :class:`SampleApi` it was made for."""
+
+    api: SampleApi
+    _pending: tuple[str, str, str, str | None] = ("", "", "", None)
+    protocol_version = "HTTP/1.1"
+    server_version = "FlextSampleApi/1.0"
+    sys_version = ""
+    timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's
+        # algorithm and the client's delayed ACK add ~40 ms to each keep-alive answer.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib's access log (it writes to stderr on every request)."""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        api = self.api
+        split = urlsplit(self.path)
+        path = split.path
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        body = b""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            body = self.rfile.read(length)
+        api.rate_headers.value = None
+        fault = api._pick_fault(path)
+        self._pending = (method, path, split.query, fault[0] if fault else None)
+        try:
+            if fault is not None and fault[0].startswith("status:"):
+                status = int(fault[0].split(":", 1)[1])
+                self._send_json(status, {"detail": HTTPStatus(status).phrase}, fault[1])
+                return
+            slow = api.faults.slow_s
+            if slow > 0 and not path.startswith(EXEMPT):
+                time.sleep(slow)
+            if method == "POST" and path == "/oauth/token":
+                self._token(body)
+                return
+            if path != "/health" and not api._authorized(self.headers, query):
+                self._send_json(
+                    401,
+                    {"detail": "Authentication credentials were not provided."},
+                    {"WWW-Authenticate": 'Basic realm="sample"'},
+                )
+                return
+            if method in ("POST", "PUT", "DELETE"):
+                if path != "/echo":
+                    raise ApiError(405, "Method not allowed.")
+                self._send_json(201 if method == "POST" else 200, {"received_bytes": len(body)})
+                return
+            if api._api_key is not None:
+                query.pop(api._api_key[0], None)  # a credential, not a filter
+            rendered = api.render(path, query)
+            extra = dict(rendered.headers)
+            rate_headers = api.rate_headers.value
+            if rate_headers:
+                extra.update(rate_headers)
+            if fault is not None:
+                self._send_broken(rendered.body, fault[0])
+                return
+            self._send_rendered(rendered, extra, head=method == "HEAD")
+            if rendered.next_query is not None:
+                api._read_ahead(path, rendered.next_query)
+        except ApiError as exc:
+            self._send_json(exc.status, {"detail": exc.detail})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Log the request before its answer leaves, so a test never sees a stale log."""
+        method, path, query, fault = self._pending
+        self.api.requests.append(
+            RequestRecord(
+                method=method,
+                path=path,
+                query=query,
+                status=code,
+                fault=fault,
+                if_none_match=self.headers.get("If-None-Match"),
+                if_modified_since=self.headers.get("If-Modified-Since"),
+                auth_scheme=(self.headers.get("Authorization") or " ").split(" ", 1)[0] or None,
+                at=time.time(),
+                headers={
+                    k.lower(): v
+                    for k, v in self.headers.items()
+                    if k.lower() in ("user-agent", "accept", "content-type", "accept-encoding")
+                },
+            )
+        )
+        super().send_response(code, message)
+
+    def _token(self, body: bytes) -> int:
+        api = self.api
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        header = self.headers.get("Authorization") or ""
+        if header.startswith("Basic "):
+            with contextlib.suppress(binascii.Error, ValueError):
+                client_id, _, client_secret = base64.b64decode(header[6:]).decode().partition(":")
+        if form.get("grant_type") != "client_credentials":
+            self._send_json(400, {"error": "unsupported_grant_type"})
+            return 400
+        expected = api._oauth_clients.get(client_id or "")
+        if expected is None or not secrets.compare_digest(expected, client_secret or ""):
+            self._send_json(401, {"error": "invalid_client"})
+            return 401
+        token = api._issue_token()
+        self._send_json(
+            200,
+            {"access_token": token, "token_type": "Bearer", "expires_in": int(api._token_ttl_s)},
+            {"Cache-Control": "no-store"},
+        )
+        return 200
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = ENCODER.encode(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_rendered(self, rendered: Rendered, extra: dict[str, str], *, head: bool) -> int:
+        inm = self.headers.get("If-None-Match")
+        ims = self.headers.get("If-Modified-Since")
+        not_modified = False
+        if inm is not None:
+            not_modified = (
+                rendered.etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
+            )
+        elif ims is not None and rendered.last_modified is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                not_modified = parsedate_to_datetime(ims) >= parsedate_to_datetime(
+                    rendered.last_modified
+                )
+        status = 304 if not_modified else 200
+        self.send_response(status)
+        self.send_header("ETag", rendered.etag)
+        if rendered.last_modified:
+            self.send_header("Last-Modified", rendered.last_modified)
+        self.send_header("Cache-Control", "no-cache")
+        for k, v in extra.items():
+            self.send_header(k, v)
+        if status == 304:
+            self.end_headers()
+            return 304
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(rendered.body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(rendered.body)
+        return 200
+
+    def _send_broken(self, body: bytes, kind: str) -> None:
+        """Send half a body, then cut the connection (``drop``) or stop a chunked body."""
+        half = body[: max(1, len(body) // 2)]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if kind == "drop":
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(half)
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(f"{len(half):x}\r\n".encode() + half + b"\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
