@@ -1,0 +1,138 @@
+"""The life of one Singer plugin process: its container, run context and alerts.
+
+A tap or target's console script runs inside :func:`plugin_run`:
+
+- the container is built for the active environment (``FLEXT_ENVIRONMENT``,
+  which the Meltano environments set) and disposed when the process ends,
+  even after a failure;
+- ``run_id`` and ``job`` are bound to every log line (Meltano's run id and the
+  plugin's Meltano name, e.g. ``tap-flext-api--allocation``);
+- a failed sync raises a ``pipeline_failure`` alert through ``alert_manager``,
+  and a successful sync resolves an earlier failure of the same pipeline.
+
+Metadata calls (``--about``, ``--discover``, ``--help``, ``--version``) get the
+container but never alert: a discovery that works says nothing about the sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from flext_infra._environment import Environment
+from flext_infra.container import Container, DisposeError
+from flext_infra.observability import bind_context, get_logger
+
+_METADATA_FLAGS = frozenset({"--about", "--discover", "--help", "--version", "--test"})
+_current: contextvars.ContextVar[PluginRun | None] = contextvars.ContextVar(
+    "flext_plugin_run", default=None
+)
+
+
+@dataclass(frozen=True)
+class PluginRun:
+    """What a plugin process runs with.
+
+    Attributes:
+        container: The services of the active environment.
+        pipeline: The name alerts and logs use (the plugin's Meltano name).
+        run_id: Meltano's run id, or a new one outside Meltano.
+        alerts: Whether this invocation raises and resolves alerts (sync runs only).
+    """
+
+    container: Container
+    pipeline: str
+    run_id: str
+    alerts: bool
+
+
+def current_run() -> PluginRun | None:
+    """The :class:`PluginRun` of this process, if the plugin runs inside :func:`plugin_run`."""
+    return _current.get()
+
+
+def is_sync_invocation(argv: Sequence[str]) -> bool:
+    """True unless the command line asks only for metadata (``--about``, ``--discover``, …)."""
+    return not any(arg.split("=", 1)[0] in _METADATA_FLAGS for arg in argv)
+
+
+def _exit_succeeded(exc: BaseException) -> bool:
+    return isinstance(exc, SystemExit) and exc.code in (0, None)
+
+
+@contextlib.contextmanager
+def plugin_run(
+    plugin: str,
+    *,
+    environment: Environment | str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Iterator[PluginRun]:
+    """Run one plugin process with its container, log context and alerts.
+
+    Args:
+        plugin: The plugin's name (``tap-flext-api``); Meltano's name for it wins.
+        environment: Overrides ``FLEXT_ENVIRONMENT``.
+        argv: The command line (``sys.argv[1:]`` by default), to tell syncs from
+            metadata calls.
+    """
+    container = Container.for_environment(environment)
+    # Logging first: unconfigured structlog prints to stdout, which carries Singer messages.
+    container.resolve("logger")
+    log = get_logger("flext.runtime")
+    pipeline = (
+        os.environ.get("MELTANO_EXTRACTOR_NAME") or os.environ.get("MELTANO_LOADER_NAME") or plugin
+    )
+    run_id = os.environ.get("MELTANO_RUN_ID") or uuid.uuid4().hex
+    run = PluginRun(
+        container=container,
+        pipeline=pipeline,
+        run_id=run_id,
+        alerts=is_sync_invocation(sys.argv[1:] if argv is None else argv),
+    )
+    bind_context(run_id=run_id, job=pipeline)
+    token = _current.set(run)
+    try:
+        yield run
+    except BaseException as exc:
+        if _exit_succeeded(exc):
+            _resolve(run)
+        elif run.alerts:
+            _alert_failure(run, exc)
+        raise
+    else:
+        _resolve(run)
+    finally:
+        _current.reset(token)
+        try:
+            container.dispose()
+        except DisposeError as err:  # cleanup trouble must not mask the run's outcome
+            log.error("runtime.dispose_failed", error=str(err), services=err.failed_keys)
+
+
+def _alert_failure(run: PluginRun, exc: BaseException) -> None:
+    error: BaseException = exc
+    if isinstance(exc, SystemExit):
+        # Click exits with the code; the cause (if any) is the context.
+        error = exc.__context__ or RuntimeError(f"exited with status {exc.code}")
+    manager = run.container.try_resolve("alert_manager")
+    if manager.is_failure:
+        get_logger("flext.runtime").error(
+            "runtime.alert_unavailable", reason=manager.reason, error=manager.error
+        )
+        return
+    manager.unwrap().send_pipeline_failure_alert(
+        run.pipeline, error, context={"run_id": run.run_id}
+    )
+
+
+def _resolve(run: PluginRun) -> None:
+    if not run.alerts:
+        return
+    manager = run.container.try_resolve("alert_manager")
+    if manager.is_success:
+        manager.unwrap().pipeline_succeeded(run.pipeline)

@@ -1,0 +1,100 @@
+"""plugin_run: one plugin process's container, run context and alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flext_infra.alerts import read_recorded_alerts
+from flext_infra.runtime import current_run, is_sync_invocation, plugin_run
+
+
+@pytest.fixture
+def alert_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test profile's recording alert channel, written under a temp dir."""
+    record_dir = tmp_path / "alerts"
+    monkeypatch.setenv("FLEXT_ALERT_RECORD_DIR", str(record_dir))
+    monkeypatch.setenv("FLEXT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MELTANO_EXTRACTOR_NAME", raising=False)
+    monkeypatch.delenv("MELTANO_LOADER_NAME", raising=False)
+    monkeypatch.setenv("MELTANO_RUN_ID", "run-123")
+    return record_dir
+
+
+def test_failed_sync_raises_a_pipeline_failure_alert(alert_dir: Path) -> None:
+    """An exception escaping a sync raises pipeline_failure and still disposes the container."""
+    seen = []
+
+    def sync() -> None:
+        with plugin_run("tap-x", environment="test", argv=[]) as run:
+            seen.append((run, current_run()))
+            raise ConnectionError("API unreachable")
+
+    with pytest.raises(ConnectionError):
+        sync()
+    run, current = seen[0]
+    assert current is run
+    assert run.container.disposed
+    assert current_run() is None
+    (alert,) = read_recorded_alerts(alert_dir)
+    assert alert["alert_type"] == "pipeline_failure"
+    assert alert["pipeline_name"] == "tap-x"
+    assert "API unreachable" in alert["message"]
+    assert alert["context"]["run_id"] == "run-123"
+
+
+def test_nonzero_exit_is_a_failure_and_zero_exit_resolves(alert_dir: Path) -> None:
+    """SystemExit(1) alerts; a later SystemExit(0) of the same pipeline sends resolved."""
+    with pytest.raises(SystemExit), plugin_run("tap-x", environment="test", argv=[]):
+        raise SystemExit(1)
+    with pytest.raises(SystemExit), plugin_run("tap-x", environment="test", argv=[]):
+        raise SystemExit(0)
+    kinds = [(a["alert_type"], a["context"]["resolved"]) for a in read_recorded_alerts(alert_dir)]
+    assert kinds == [("pipeline_failure", False), ("pipeline_failure", True)]
+
+
+def test_metadata_calls_never_alert(alert_dir: Path) -> None:
+    """--discover failing is an error for the caller, not a pipeline failure alert."""
+    with (
+        pytest.raises(ValueError, match="bad"),
+        plugin_run("tap-x", environment="test", argv=["--config", "c.json", "--discover"]),
+    ):
+        raise ValueError("bad")
+    assert read_recorded_alerts(alert_dir) == []
+
+
+def test_meltano_plugin_name_names_the_pipeline(
+    alert_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Meltano the pipeline is the plugin's Meltano name (per-entity jobs differ)."""
+    monkeypatch.setenv("MELTANO_EXTRACTOR_NAME", "tap-flext-api--allocation")
+    with plugin_run("tap-flext-api", environment="test", argv=[]) as run:
+        assert run.pipeline == "tap-flext-api--allocation"
+        assert run.run_id == "run-123"
+
+
+@pytest.mark.parametrize(
+    ("argv", "sync"),
+    [
+        ([], True),
+        (["--config", "c.json", "--catalog", "cat.json"], True),
+        (["--about", "--format=json"], False),
+        (["--discover"], False),
+        (["--version"], False),
+    ],
+)
+def test_is_sync_invocation(argv: list[str], sync: bool) -> None:
+    """Only sync invocations raise or resolve alerts."""
+    assert is_sync_invocation(argv) is sync
+
+
+def test_plugin_run_keeps_stdout_for_singer(
+    alert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Log lines and alerts raised inside a plugin run go to stderr, never stdout."""
+    with pytest.raises(RuntimeError), plugin_run("tap-x", environment="test", argv=[]):
+        raise RuntimeError("boom")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "alert.raised" in captured.err
