@@ -14,6 +14,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from flext_infra import Environment
 from flext_infra.http import (
     FlextHttpClient,
     HttpClientConfig,
@@ -116,6 +117,9 @@ class TapFlextApi(Tap):
                 "rate_limit_burst": settings.rate_limit_burst,
             }
             overrides.update({k: v for k, v in optional.items() if v is not None})
+            if infra.environment is Environment.TEST:
+                # As the container's test http_client: no waits, loopback only.
+                overrides.update(zero_waits=True, loopback_only=True)
             config = HttpClientConfig.from_settings(infra.api, **overrides)
             client = create_http_client(config)
             self._client = client

@@ -13,7 +13,7 @@ import pytest
 from flext_infra.testing import SampleApi
 from tap_flext_api import TapFlextApi
 
-from .conftest import run_in_process, wms_config
+from .conftest import PASSWORD, USER, run_in_process, wms_config
 
 
 def test_deselected_properties_are_dropped(api: SampleApi) -> None:
@@ -113,3 +113,38 @@ def test_post_streams_send_a_body_template_with_paging_in_the_body(search_api: s
     assert bodies[0] == {"region": "eu-west", "filters": {"active": True}, "page": 1}
     assert [b["page"] for b in bodies] == [1, 2, 3]
     assert {tenant for _, tenant in _SearchHandler.seen} == {"acme"}
+
+
+def test_an_injected_container_client_carries_every_request(
+    api: SampleApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the container's http_client, the tap sends through it and leaves it open."""
+    from flext_infra import Environment, configure_for_testing
+    from flext_infra.settings import load_settings
+
+    # An injected client brings its own auth, from FLEXT_API_* (the container's settings).
+    monkeypatch.setenv("FLEXT_API_USERNAME", USER)
+    monkeypatch.setenv("FLEXT_API_PASSWORD", PASSWORD)
+    with configure_for_testing(load_settings(environment=Environment.TEST)) as container:
+        client = container.resolve("http_client")
+        tap = TapFlextApi(config=wms_config(api, entities=["order_dtl"]), http_client=client)
+        buffer_run = run_with_tap(tap)
+        tap.close()
+        host = api.base_url.split("//", 1)[1]
+        assert client.metrics()[host]["requests"] == 4  # describe + 3 pages of 50
+        assert len(buffer_run) == 120
+        assert client.get(api.base_url + "/health").status_code == 200  # still open
+
+
+def run_with_tap(tap: TapFlextApi) -> list[dict[str, Any]]:
+    """Sync ``tap`` with stdout captured; return its RECORD messages."""
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(buffer):
+        tap.sync_all()
+    buffer.seek(0)
+    records = [json.loads(x) for x in buffer.read().splitlines() if '"RECORD"' in x]
+    buffer.close()
+    return records
