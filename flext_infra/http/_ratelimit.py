@@ -7,7 +7,8 @@ are spaced correctly.
 
 Server hints block a host until a time: ``Retry-After`` (on 429/503),
 ``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset`` (seconds, or an epoch
-time), the IETF ``RateLimit: "p";r=0;t=N`` (and the older
+time), the IETF ``RateLimit: "p";r=0;t=N`` (and the older drafts'
+``RateLimit: limit=N, remaining=0, reset=N`` and
 ``RateLimit-Remaining``/``RateLimit-Reset`` pair). ``RateLimit-Policy:
 "p";q=100;w=60`` lowers the bucket's rate to the server's quota.
 
@@ -27,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from flext_infra.http._httpx import BaseTransport, Request, Response
 from flext_infra.http._observe import LIMITER, HttpMetrics, Waits, host_of, log
 
-_PARAM = re.compile(r"\b([rtqw])=(\d+(?:\.\d+)?)")
+_PARAM = re.compile(r"\b([rtqw]|remaining|reset)=(\d+(?:\.\d+)?)")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -127,8 +128,9 @@ class RateLimiter:
             source = "x-ratelimit"
         if block is None:
             params = dict(_PARAM.findall(headers.get("RateLimit", "")))
-            remaining = params.get("r", headers.get("RateLimit-Remaining", "").strip())
-            reset = params.get("t") or headers.get("RateLimit-Reset")
+            remaining = params.get("r") or params.get("remaining")
+            remaining = remaining or headers.get("RateLimit-Remaining", "").strip()
+            reset = params.get("t") or params.get("reset") or headers.get("RateLimit-Reset")
             if remaining in ("0", "0.0"):
                 block = _reset_seconds(reset)
                 source = "ratelimit"

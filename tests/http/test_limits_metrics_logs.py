@@ -62,6 +62,7 @@ def test_burst_passes_at_once_then_paces() -> None:
         ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "7"}, 7.0),
         ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "EPOCH+5"}, 5.0),
         ({"RateLimit": '"default";r=0;t=9'}, 9.0),
+        ({"RateLimit": "limit=10, remaining=0, reset=6"}, 6.0),
         ({"RateLimit-Remaining": "0", "RateLimit-Reset": "4"}, 4.0),
         ({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "7"}, 0.0),
     ],
