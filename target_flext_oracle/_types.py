@@ -106,8 +106,7 @@ def compare(existing: LogicalType, incoming: LogicalType) -> tuple[Change, Logic
 
 def from_jsonschema(prop: dict[str, Any]) -> tuple[LogicalType, bool]:
     """The logical type of one JSON-schema property, and whether it allows null."""
-    types, nullable = _types_of(prop)
-    fmt = prop.get("format")
+    types, nullable, fmt = _types_of(prop)
     if not types:
         return LogicalType(Kind.JSON), True
     if types & {"object", "array"}:
@@ -141,7 +140,8 @@ def from_jsonschema(prop: dict[str, Any]) -> tuple[LogicalType, bool]:
     return LogicalType(Kind.STRING, None), nullable
 
 
-def _types_of(prop: dict[str, Any]) -> tuple[set[str], bool]:
+def _types_of(prop: dict[str, Any]) -> tuple[set[str], bool, str | None]:
+    fmt: str | None = prop.get("format")
     nullable = False
     found: set[str] = set()
     raw = prop.get("type")
@@ -157,12 +157,11 @@ def _types_of(prop: dict[str, Any]) -> tuple[set[str], bool]:
         nullable = True
     for key in ("anyOf", "oneOf"):
         for sub in prop.get(key, []) or []:
-            sub_types, sub_null = _types_of(sub)
+            sub_types, sub_null, sub_fmt = _types_of(sub)
             found |= sub_types
             nullable = nullable or sub_null
-            if sub.get("format") and sub_types == {"string"} and not found - {"string"}:
-                prop = {**prop, "format": sub["format"]}
-    return found, nullable
+            fmt = fmt or sub_fmt
+    return found, nullable, fmt
 
 
 class Reject(Exception):
