@@ -1,4 +1,4 @@
-"""Write the plugins' ``settings:`` and ``capabilities:`` in meltano.yml from the plugins.
+"""Write the plugins' ``settings:`` and ``capabilities:`` in plugins/*.meltano.yml.
 
 The plugin's schema is the one source of truth for its settings (STYLE.md);
 Meltano needs them declared for a custom plugin, so this copies them across:
@@ -20,10 +20,14 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-MELTANO_YML = ROOT / "meltano.yml"
 PLUGINS = {
     "tap-flext-api": ("tap_flext_api.tap", "TapFlextApi"),
     "target-flext-oracle": ("target_flext_oracle.target", "TargetFlextOracle"),
+}
+#: Where each plugin is defined (included from meltano.yml through include_paths).
+FILES = {
+    "tap-flext-api": ROOT / "plugins" / "extractors.meltano.yml",
+    "target-flext-oracle": ROOT / "plugins" / "loaders.meltano.yml",
 }
 
 
@@ -102,46 +106,47 @@ def plugin_capabilities(plugin: str) -> list[str]:
     return [str(getattr(c, "value", c)) for c in caps]
 
 
-def render(text: str) -> str:
-    """meltano.yml text with each plugin's generated settings block replaced."""
-    for plugin in PLUGINS:
-        caps = ", ".join(plugin_capabilities(plugin))
-        text, n = re.subn(
-            rf"(  - name: {re.escape(plugin)}\n(?:    (?!capabilities:).*\n)*?)"
-            r"    capabilities:.*\n",
-            lambda m, c=caps: f"{m.group(1)}    capabilities: [{c}]\n",
-            text,
-            count=1,
-        )
-        if n != 1:
-            raise SystemExit(f"no capabilities line found for {plugin} in meltano.yml")
-        block = yaml.safe_dump(
-            {"settings": plugin_settings(plugin)}, sort_keys=False, width=1000, allow_unicode=True
-        )
-        indented = "".join(f"    {line}\n" for line in block.splitlines())
-        pattern = re.compile(
-            rf"(  - name: {re.escape(plugin)}\n(?:    (?!settings:).*\n)*?)"
-            r"    settings:.*\n(?:    [ -].*\n)*"
-        )
-        text, n = pattern.subn(lambda m, b=indented: m.group(1) + b, text, count=1)
-        if n != 1:
-            raise SystemExit(f"no settings block found for {plugin} in meltano.yml")
+def render(plugin: str, text: str) -> str:
+    """A plugin file's text with the plugin's capabilities and settings regenerated."""
+    caps = ", ".join(plugin_capabilities(plugin))
+    text, n = re.subn(
+        rf"(  - name: {re.escape(plugin)}\n(?:    (?!capabilities:).*\n)*?)"
+        r"    capabilities:.*\n",
+        lambda m, c=caps: f"{m.group(1)}    capabilities: [{c}]\n",
+        text,
+        count=1,
+    )
+    if n != 1:
+        raise SystemExit(f"no capabilities line found for {plugin}")
+    block = yaml.safe_dump(
+        {"settings": plugin_settings(plugin)}, sort_keys=False, width=1000, allow_unicode=True
+    )
+    indented = "".join(f"    {line}\n" for line in block.splitlines())
+    pattern = re.compile(
+        rf"(  - name: {re.escape(plugin)}\n(?:    (?!settings:).*\n)*?)"
+        r"    settings:.*\n(?:    [ -].*\n)*"
+    )
+    text, n = pattern.subn(lambda m, b=indented: m.group(1) + b, text, count=1)
+    if n != 1:
+        raise SystemExit(f"no settings block found for {plugin}")
     return text
 
 
 def main() -> int:
-    """Rewrite meltano.yml, or with ``--check`` fail when it is stale."""
-    current = MELTANO_YML.read_text()
-    wanted = render(current)
-    if "--check" in sys.argv:
-        if wanted != current:
-            print(
-                "meltano.yml settings are stale: run scripts/gen_meltano_settings.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    MELTANO_YML.write_text(wanted)
+    """Rewrite the plugin files, or with ``--check`` fail when one is stale."""
+    stale = []
+    for plugin, path in FILES.items():
+        current = path.read_text()
+        wanted = render(plugin, current)
+        if wanted == current:
+            continue
+        if "--check" in sys.argv:
+            stale.append(str(path.relative_to(ROOT)))
+        else:
+            path.write_text(wanted)
+    if stale:
+        print(f"stale: {', '.join(stale)}: run scripts/gen_meltano_settings.py", file=sys.stderr)
+        return 1
     return 0
 
 
