@@ -1,4 +1,4 @@
-"""The generated configuration reference matches the settings schemas."""
+"""Generated files match their sources: the configuration reference and the plugin definitions."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_configuration_reference_is_current() -> None:
-    """docs/configuration.md is regenerated whenever a setting changes."""
+@pytest.mark.parametrize(
+    "script",
+    ["scripts/gen_config_reference.py", "scripts/gen_meltano_settings.py"],
+    ids=["docs/configuration.md", "plugins/*.meltano.yml"],
+)
+def test_generated_file_is_current(script: str) -> None:
+    """A setting changed without regenerating its docs or Meltano definition fails here."""
     proc = subprocess.run(
-        [sys.executable, "scripts/gen_config_reference.py", "--check"],
+        [sys.executable, script, "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,
