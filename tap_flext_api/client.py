@@ -40,6 +40,7 @@ from singer_sdk.streams.rest import PageContext
 
 from flext_infra.http import CircuitOpenError, FatalHTTPError, HttpError, RetriableHTTPError
 from flext_infra.observability import get_logger
+from tap_flext_api._conform import JsonConformer
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._jsonpath import compile_path
 from tap_flext_api._settings import StreamDefinition
@@ -622,7 +623,10 @@ class FlextApiStream(RESTStream[PageRequest]):
             return
         if not self._all_selected:
             pop_deselected_record_properties(record, self.schema, self.mask)
-        if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+        conformer = self._json_conformer
+        if conformer is not None:
+            record = conformer(record)
+        elif self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
             record = conform_record_data_types(
                 stream_name=self.name,
                 record=record,
@@ -640,6 +644,24 @@ class FlextApiStream(RESTStream[PageRequest]):
             if mapped is not None:
                 writer.write_record(stream_map.stream_alias, mapped, version, time_extracted)
         self.state_manager.is_flushed = False
+
+    @property
+    def _json_conformer(self) -> JsonConformer | None:
+        """The compiled ROOT_ONLY conformer, when records are plain decoded JSON.
+
+        A ``post_process`` override may put datetimes or bytes in records; those
+        streams keep the SDK's general conformance.
+        """
+        cached: JsonConformer | bool | None = getattr(self, "_json_conformer_cache", False)
+        if cached is False:
+            cached = None
+            if (
+                self.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.ROOT_ONLY
+                and type(self).post_process is FlextApiStream.post_process
+            ):
+                cached = JsonConformer(self.name, self.effective_schema, self.logger)
+            self._json_conformer_cache = cached
+        return cached  # type: ignore[return-value]
 
     @property
     def _all_selected(self) -> bool:

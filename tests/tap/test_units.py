@@ -244,3 +244,59 @@ def test_writer_buffers_records_until_a_state_message(monkeypatch: pytest.Monkey
         "record": {"id": 1, "d": 1.10},
         "time_extracted": "2024-01-01T00:00:00+00:00",
     }
+
+
+_prop_schemas = st.sampled_from(
+    [
+        {"type": "boolean"},
+        {"type": ["boolean", "null"]},
+        {"type": ["integer", "null"]},
+        {"type": ["string", "null"]},
+        {"type": ["number", "null"]},
+        {"type": ["object", "null"], "properties": {"a": {"type": "boolean"}}},
+        {"type": ["array", "null"], "items": {"type": "integer"}},
+        {"type": ["string", "boolean"]},
+    ]
+)
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+    | st.text(max_size=3)
+)
+_json_any = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from("ab"), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    props=st.dictionaries(st.sampled_from("pqrstu"), _prop_schemas, max_size=5),
+    record=st.dictionaries(st.sampled_from("pqrstuvw"), _json_any, max_size=7),
+    extra=st.booleans(),
+)
+def test_json_conformer_matches_the_sdk_root_only_conformance(
+    props: dict[str, Any], record: dict[str, Any], extra: bool
+) -> None:
+    """On JSON-decoded records the compiled conformer gives exactly the SDK's ROOT_ONLY result."""
+    import logging
+
+    from singer_sdk.helpers._typing import conform_record_data_types
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from tap_flext_api._conform import JsonConformer
+
+    schema = {"type": "object", "properties": props, "additionalProperties": extra}
+    log = logging.getLogger("conform-test")
+    expected = conform_record_data_types(
+        "s", dict(record), schema, TypeConformanceLevel.ROOT_ONLY, log
+    )
+    got = JsonConformer("s", schema, log)(dict(record))
+    assert got == expected
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+    assert list(got) == list(expected)
