@@ -185,8 +185,12 @@ class FlextApiStream(RESTStream[PageRequest]):
         )
         self._extract = compile_path(definition.records_path)
         self._raw_keys = _raw_keys(definition.records_path)
+        #: Responses skipped per status (``skip_statuses``), for this run.
         self.skipped: Counter[int] = Counter()
+        #: Pages read in this run.
         self.pages_read = 0
+        #: True once the stream was synced by the raw fast path.
+        self.used_fast_path = False
         self._time_extracted: str | None = None
         self._start_value: Any = None
         self._client_filter_from: Any = None
@@ -347,6 +351,10 @@ class FlextApiStream(RESTStream[PageRequest]):
                 token = guard.check(page, paginator.next(page, token))
             if guard.capped:
                 log.warning("tap.max_pages_reached", stream=self.name, max_pages=guard.max_pages)
+        log.info(
+            "tap.stream_read", stream=self.name, pages=guard.pages,
+            skipped=sum(self.skipped.values()), fast_path=raw and self.used_fast_path,
+        )  # fmt: skip
 
     def _client_side_floor(self, context: Context | None) -> Any:
         """The bookmark to filter on locally, when the API has no filter parameter."""
@@ -528,6 +536,7 @@ class FlextApiStream(RESTStream[PageRequest]):
     def _sync_raw(self) -> Generator[dict[str, Any], Any, Any]:
         writer = self._tap.message_writer
         assert isinstance(writer, FastSingerWriter)  # checked by _raw_eligible
+        self.used_fast_path = True
         alias = self.stream_maps[0].stream_alias
         keys = self._key_decoder
         every = self.STATE_MSG_FREQUENCY

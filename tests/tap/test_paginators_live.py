@@ -117,8 +117,11 @@ def test_paginator_reads_every_record_once(api: SampleApi, case: str) -> None:
 def test_fast_path_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: bool) -> None:
     """The raw fast path (trusted schema) and the SDK's record loop give the same records."""
     stream, _ = CASES["cursor"]
-    run = run_in_process(_config(api, stream, trust_schema=trusted))
+    run = run_in_process(_config(api, stream, trust_schema=trusted), keep_tap=True)
     assert run.error is None, run.error
+    assert run.tap is not None
+    run.tap.close()
+    assert run.tap.streams["items_cursor"].used_fast_path is trusted  # type: ignore[attr-defined]
     expected = [api.record("items", i) for i in range(1, N + 1)]
     records = run.records(stream["name"])
     # Decimal/float spellings differ only in type, not value.
