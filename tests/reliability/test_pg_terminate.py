@@ -3,8 +3,8 @@
 A watcher thread finds the target's backend while a batch transaction is open
 (it holds locks on the test schema's table) and terminates it. The batch must
 roll back; the run either retries or fails clearly, naming the stream, the
-batch and the cause; no partial batch may remain; a rerun from the last STATE
-completes the table exactly.
+batch and the cause; no partial batch may remain; a rerun from the last STATE,
+after the source changed 400 records and added 250, completes the table exactly.
 """
 
 from __future__ import annotations
@@ -90,9 +90,14 @@ def test_terminated_connection_rolls_back_the_batch(
             assert table.ids_up_to(covered) == covered, "STATE ahead of committed rows"
             assert rows >= covered
 
+        # While the pipeline is down the source moves on: changed and new records.
+        changed = api.modify_records(ENTITY, 400)
+        added = api.add_records(ENTITY, 250)
         second = run_pipeline(tmp_path, tap_cfg, tgt_cfg, state=first.last_state, label="rerun")
         assert second.tap_rc == 0 and second.target_rc == 0, second.describe()
+        total = RECORDS + len(added)
         spot = [*random.Random(3).sample(range(1, RECORDS + 1), 200), rows, rows + 1]
+        spot += changed[::10] + added[::25]
         assert_table_equals_source(
-            table, api, ENTITY, source_index(api, ENTITY), [i for i in spot if 0 < i <= RECORDS]
+            table, api, ENTITY, source_index(api, ENTITY), [i for i in spot if 0 < i <= total]
         )
