@@ -163,12 +163,12 @@ class FlextApiStream(RESTStream[PageRequest]):
         definition = self.definition
         self._flext_tap = tap
         self._settings = tap.settings
-        if schema is not None and definition.parent_context:
+        if schema is not None and definition.parent_stream:
             # The SDK copies the parent context into each child record; declare
             # those fields so conformance keeps them and targets get a column.
             properties = dict(schema.get("properties", {}))
             schema = {**schema, "properties": properties}
-            for name in definition.parent_context:
+            for name in definition.parent_context or ("parent_id",):
                 properties.setdefault(name, {"type": [*_CONTEXT_TYPES]})
         super().__init__(
             tap=tap,
@@ -192,8 +192,6 @@ class FlextApiStream(RESTStream[PageRequest]):
         #: True once the stream was synced by the raw fast path.
         self.used_fast_path = False
         self._time_extracted: str | None = None
-        self._start_value: Any = None
-        self._client_filter_from: Any = None
 
     # ------------------------------------------------------------ SDK hooks
     @property
@@ -220,7 +218,14 @@ class FlextApiStream(RESTStream[PageRequest]):
         """``base_url + path``, with ``{field}`` placeholders filled from the context."""
         path = self.definition.path
         if "{" in path:
-            path = path.format_map({k: quote(str(v), safe="") for k, v in (context or {}).items()})
+            values = {k: quote(str(v), safe="") for k, v in (context or {}).items()}
+            try:
+                path = path.format_map(values)
+            except KeyError as exc:
+                raise StreamFatalError(
+                    self.name, self.url_base + path, None, 0,
+                    f"path needs context field {exc} (set parent_stream and parent_context)",
+                ) from None  # fmt: skip
         if path.startswith(("http://", "https://")):
             return path
         return self.url_base + (path if path.startswith("/") else "/" + path)
