@@ -197,8 +197,17 @@ def _bad(field: str, value: Any, expected: str) -> Reject:
     return Reject(field, f"expected {expected}, got {type(value).__name__} {shown}")
 
 
+#: Kinds whose converters apply a ``finish`` step inline (no extra call frame).
+FINISHABLE = frozenset({Kind.NUMBER, Kind.BOOLEAN, Kind.TIMESTAMP, Kind.DATE})
+
+
 def make_converter(
-    field: str, source: LogicalType, column: LogicalType, *, strict: bool
+    field: str,
+    source: LogicalType,
+    column: LogicalType,
+    *,
+    strict: bool,
+    finish: Converter | None = None,
 ) -> Converter:
     """Compile the converter for one field.
 
@@ -207,8 +216,19 @@ def make_converter(
         source: The logical type the stream's schema declares.
         column: The logical type of the column it lands in (may be wider, or text).
         strict: Reject values of the wrong JSON type instead of coercing them.
+        finish: Turns the converted value into what the driver binds (e.g. ISO text
+            for SQLite); applied inline for the kinds in :data:`FINISHABLE`.
     """
+    if finish is not None and source.kind is column.kind and source.kind in FINISHABLE:
+        return _parser(field, source, strict=strict, finish=finish)
     parse = _parser(field, source, strict=strict)
+    if finish is not None:
+        inner = make_converter(field, source, column, strict=strict)
+
+        def finished(value: Any) -> Any:
+            return finish(inner(value))
+
+        return finished
     if column.kind is Kind.STRING and source.kind is not Kind.STRING:
         to_text = _text_of(source.kind)
 
@@ -248,7 +268,9 @@ def _text_of(kind: Kind) -> Converter:
     return str
 
 
-def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
+def _parser(
+    field: str, lt: LogicalType, *, strict: bool, finish: Converter | None = None
+) -> Converter:
     kind = lt.kind
     if kind is Kind.STRING:
 
@@ -291,7 +313,7 @@ def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
             if tv is Decimal or tv is float:
                 if not math.isfinite(value):
                     raise Reject(field, f"{value} is not a storable number (NaN/Infinity)")
-                return value
+                return value if finish is None else finish(value)
             # Decimal-preserving taps send numbers as strings; accept numeric text.
             if tv is str:
                 try:
@@ -300,7 +322,7 @@ def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
                     raise _bad(field, value, "number") from None
                 if not d.is_finite():
                     raise Reject(field, f"{value!r} is not a storable number (NaN/Infinity)")
-                return d
+                return d if finish is None else finish(d)
             raise _bad(field, value, "number")
 
         return number
@@ -308,9 +330,10 @@ def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
 
         def boolean(value: Any) -> Any:
             if value is True or value is False:
-                return value
+                return value if finish is None else finish(value)
             if not strict and value in (0, 1, "true", "false", "0", "1"):
-                return value in (1, "true", "1")
+                out = value in (1, "true", "1")
+                return out if finish is None else finish(out)
             raise _bad(field, value, "boolean")
 
         return boolean
@@ -327,12 +350,18 @@ def _parser(field: str, lt: LogicalType, *, strict: bool) -> Converter:
             else:
                 raise _bad(field, value, "ISO 8601 date-time")
             # Naive timestamps are taken as UTC (Singer's convention).
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=_UTC)
+            return parsed if finish is None else finish(parsed)
 
         return timestamp
     if kind is Kind.DATE:
 
         def date(value: Any) -> Any:
+            d = _date(value)
+            return d if finish is None else finish(d)
+
+        def _date(value: Any) -> Any:
             if type(value) is str:
                 try:
                     return dt.date.fromisoformat(value)

@@ -67,6 +67,7 @@ class TargetFlextOracle(SQLTarget):
         self._last_emitted: str | None = None
         self._held_state: dict[str, Any] | None = None
         self.overwrite_tables: dict[TableRef, TableRef] = {}
+        self._direct_sinks: dict[str, FlextSink] = {}
         self._reject_sink = reject_sink
         self.reject_count = 0
         if not structlog.is_configured():
@@ -130,6 +131,7 @@ class TargetFlextOracle(SQLTarget):
         Its rows then commit under the old layout before the new sink plans its
         table from the (now current) reflection.
         """
+        self._direct_sinks.clear()
         existing = self._sinks_active.get(stream_name)
         if schema is not None and existing is not None and existing.current_size:
             self.drain_one(existing)
@@ -151,6 +153,13 @@ class TargetFlextOracle(SQLTarget):
         except KeyError:
             self._assert_line_requires(message_dict, requires={"stream", "record"})
             raise
+        direct = self._direct_sinks.get(stream)
+        if direct is not None:
+            # One identity stream map (no transform, no flattening): skip the mapper.
+            if direct.accept(record, message_dict, self.message_reader.line_number):  # type: ignore[attr-defined]
+                self.drain_one(direct)
+            self._handle_max_record_age()
+            return
         maps = self.mapper.stream_maps.get(stream)
         if maps is None:
             raise RecordsWithoutSchemaException(
@@ -170,9 +179,10 @@ class TargetFlextOracle(SQLTarget):
                 raise RecordsWithoutSchemaException(
                     f"input line {line}: no SCHEMA for stream '{stream_map.stream_alias}'"
                 )
-            sink.accept(transformed, message_dict, line)  # type: ignore[attr-defined]
-            if sink.is_full:
+            if sink.accept(transformed, message_dict, line):  # type: ignore[attr-defined]
                 self.drain_one(sink)
+            if len(maps) == 1 and transformed is record and stream_map.stream_alias == stream:
+                self._direct_sinks[stream] = sink  # type: ignore[assignment]
         self._handle_max_record_age()
 
     # --- state ------------------------------------------------------------------

@@ -63,10 +63,6 @@ def oracle_dialect(facts: ServerFacts) -> Dialect:
     return dialect
 
 
-def _bool_to_number(value: bool) -> int:
-    return 1 if value else 0
-
-
 class OracleConnector(FlextConnector):
     """Oracle: never ``CREATE SCHEMA``; ``ALTER TABLE ... ADD (...)`` / ``MODIFY (...)``."""
 
@@ -171,7 +167,7 @@ class OracleConnector(FlextConnector):
     def adapter(self, logical: LogicalType) -> Adapter | None:
         """Booleans as 0/1 before 23ai."""
         if logical.kind is Kind.BOOLEAN and not self.facts.supports_boolean:
-            return _bool_to_number
+            return int
         return None
 
     # --- DDL ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import sqlite3
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -15,31 +15,21 @@ from target_flext_oracle.connector import Adapter, FlextConnector, TablePlan, Ta
 
 # Values become what sqlite3 stores natively *here*, per column, instead of
 # sqlite3.register_adapter(), which would change every sqlite3 user in the process.
-
-
-def _decimal(value: Any) -> Any:
-    # Text keeps every digit; NUMERIC affinity turns it into a number when lossless.
-    return str(value) if type(value) is Decimal else value
-
-
-def _timestamp(value: dt.datetime) -> str:
-    return value.isoformat()
-
-
-def _date(value: dt.date) -> str:
-    return value.isoformat()
-
-
-def _boolean(value: bool) -> int:
-    return 1 if value else 0
-
-
+# Decimals become text (every digit kept; NUMERIC affinity makes it a number where
+# SQLite can), timestamps and dates ISO 8601 text, booleans 0/1.
 _ADAPTERS: dict[Kind, Adapter] = {
-    Kind.NUMBER: _decimal,
-    Kind.TIMESTAMP: _timestamp,
-    Kind.DATE: _date,
-    Kind.BOOLEAN: _boolean,
+    Kind.NUMBER: str,
+    Kind.TIMESTAMP: dt.datetime.isoformat,
+    Kind.DATE: dt.date.isoformat,
+    Kind.BOOLEAN: int,
 }
+
+
+def _plain_cursor(conn: sa.Connection) -> sqlite3.Cursor:
+    # The infrastructure's connections adapt every parameter on the way in; our
+    # converters already produce what sqlite3 binds natively, so skip that pass.
+    raw = conn.connection.driver_connection
+    return sqlite3.Cursor(raw)  # type: ignore[arg-type]
 
 
 class SqliteConnector(FlextConnector):
@@ -92,8 +82,8 @@ class SqliteConnector(FlextConnector):
     def insert_rows(
         self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
     ) -> None:
-        """``executemany`` on the raw sqlite3 cursor, inside the batch transaction."""
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        """``executemany`` on a plain sqlite3 cursor, inside the batch transaction."""
+        cursor = _plain_cursor(conn)
         try:
             cursor.executemany(self.insert_sql(ref, plan.columns), rows)
         finally:
@@ -114,7 +104,7 @@ class SqliteConnector(FlextConnector):
         self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
     ) -> None:
         """The batch is already deduplicated in memory (the staging step); upsert it."""
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = _plain_cursor(conn)
         try:
             cursor.executemany(self.upsert_sql(ref, plan), rows)
         finally:
