@@ -105,8 +105,9 @@ class FlextSink(SQLSink[FlextConnector]):
         keys = [mapping[k] for k in self._key_fields]
         self.load_method = self.settings.load_method
         self.load_ref = self._load_ref()
-        fresh = self.load_method is LoadMethod.OVERWRITE and self.load_ref not in self._created
-        self.plan: TablePlan = self.connector.plan_table(self.load_ref, specs, keys, fresh=fresh)
+        # Overwrite's staging table was dropped when first registered (see _load_ref),
+        # so the plan creates it; later sinks of the stream evolve it like any table.
+        self.plan: TablePlan = self.connector.plan_table(self.load_ref, specs, keys)
         self._compile()
         log.info(
             "target.stream_ready",
@@ -117,11 +118,6 @@ class FlextSink(SQLSink[FlextConnector]):
             columns=len(self.plan.fields),
             ddl_pending=self.plan.has_ddl,
         )
-
-    @property
-    def _created(self) -> dict[TableRef, TableRef]:
-        registry: dict[TableRef, TableRef] = self._flext_target.overwrite_tables
-        return registry
 
     def _load_ref(self) -> TableRef:
         live = self.live_ref

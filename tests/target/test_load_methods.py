@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from target_flext_oracle import InputLineError
+from target_flext_oracle import InputLineError, TargetError
 from tests.target.conftest import DATA, Db, rec, run_target, schema_msg, singer, state
 
 ITEM = {
@@ -89,3 +89,77 @@ def test_overwrite_failing_midway_leaves_the_old_table_intact(db: Db) -> None:
     run = run_target(config, DATA / "upsert_run2.singer")
     assert [r["id"] for r in db.rows("item")] == [2, 4]
     assert run.states == [{"run": 2}]
+
+
+def test_overwrite_survives_a_schema_change_mid_stream(db: Db) -> None:
+    """A new SCHEMA during an overwrite run evolves the staging table and still swaps once."""
+    run_target({**db.config, "load_method": "upsert"}, DATA / "upsert_run1.singer")
+    wider = {**ITEM, "note": {"type": ["string", "null"]}}
+    text = singer(
+        schema_msg("item", ITEM, ["id"]),
+        rec("item", {"id": 7, "name": "a", "qty": 1}),
+        schema_msg("item", wider, ["id"]),
+        rec("item", {"id": 8, "name": "b", "qty": 2, "note": "n"}),
+        state({"run": "x"}),
+    )
+    run = run_target({**db.config, "load_method": "overwrite"}, text)
+    assert [(r["id"], r["note"]) for r in db.rows("item")] == [(7, None), (8, "n")]
+    assert run.states == [{"run": "x"}]
+
+
+def test_upsert_into_a_table_without_primary_key_adds_a_unique_key(db: Db) -> None:
+    """An append-only table switched to upsert gets a unique index on the keys first."""
+    run_target(db.config, DATA / "upsert_run1.singer")
+    run_target({**db.config, "load_method": "upsert"}, DATA / "upsert_run2.singer")
+    assert [r["id"] for r in db.rows("item")] == [1, 2, 3, 4]
+
+
+def test_hard_delete_removes_rows_marked_deleted(db: Db) -> None:
+    """With hard_delete, a record whose _sdc_deleted_at is set deletes its row."""
+    config = {
+        **db.config,
+        "load_method": "upsert",
+        "add_record_metadata": True,
+        "hard_delete": True,
+    }
+    run_target(config, DATA / "upsert_run1.singer")
+    text = singer(
+        schema_msg("item", ITEM, ["id"]),
+        rec("item", {"id": 2, "name": "gone", "qty": 0, "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+        rec("item", {"id": 3, "name": "three v2", "qty": 3}),
+    )
+    run_target(config, text)
+    assert [(r["id"], r["name"]) for r in db.rows("item")] == [(1, "one"), (3, "three v2")]
+
+
+def test_activate_version_soft_deletes_older_versions(db: Db) -> None:
+    """ACTIVATE_VERSION marks rows of older table versions deleted (or deletes them)."""
+    config = {**db.config, "add_record_metadata": True}
+
+    def versioned(version: int, ids: list[int]) -> str:
+        return singer(
+            schema_msg("item", ITEM, ["id"]),
+            *[{**rec("item", {"id": i, "name": "v", "qty": i}), "version": version} for i in ids],
+            {"type": "ACTIVATE_VERSION", "stream": "item", "version": version},
+        )
+
+    run_target(config, versioned(1, [1, 2]))
+    run_target(config, versioned(2, [3]))
+    rows = db.rows("item")
+    assert [(r["id"], r["_sdc_deleted_at"] is not None) for r in rows] == [
+        (1, True),
+        (2, True),
+        (3, False),
+    ]
+    run_target({**config, "hard_delete": True}, versioned(3, [4]))
+    assert [r["id"] for r in db.rows("item")] == [4]
+
+
+def test_max_rejects_fails_the_run(db: Db) -> None:
+    """More rejects than max_rejects fails the run."""
+    text = singer(
+        schema_msg("item", ITEM, ["id"]),
+        *[rec("item", {"id": i, "name": "x", "qty": "bad"}) for i in range(3)],
+    )
+    with pytest.raises(TargetError, match=r"3 records rejected \(max_rejects=2\)"):
+        run_target({**db.config, "max_rejects": 2}, text)
