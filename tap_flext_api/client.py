@@ -296,10 +296,9 @@ class FlextApiStream(RESTStream[PageRequest]):
         }
 
     def _starting_value(self, context: Context | None) -> Any:
-        value = self.get_starting_replication_key_value(context)
-        if value is None and self.replication_key:
-            value = self._settings.start_date
-        return value
+        # The SDK resolves the bookmark, falling back to ``start_date`` for
+        # timestamp keys, and returns None for FULL_TABLE runs.
+        return self.get_starting_replication_key_value(context)
 
     # ------------------------------------------------------------ request loop
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

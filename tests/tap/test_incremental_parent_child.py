@@ -120,3 +120,22 @@ def test_skipped_statuses_are_logged_and_counted(tmp_path: Path) -> None:
         assert [r["id"] for r in run.records("detail")] == [1, 2, 3, 4]
         assert run.stderr.count("tap.status_skipped") == 2
         assert "skipped_total=2" in run.stderr
+
+
+def test_catalog_forced_full_table_reads_everything(api: SampleApi) -> None:
+    """A catalog forcing FULL_TABLE ignores start_date and bookmarks: every record is read."""
+    from tap_flext_api import TapFlextApi
+
+    config = wms_config(api, entities=["order_hdr"], start_date="2999-01-01T00:00:00Z")
+    tap = TapFlextApi(config=config)
+    catalog = tap.catalog_dict
+    tap.close()
+    for entry in catalog["streams"]:
+        entry["replication_method"] = "FULL_TABLE"
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    run = run_in_process(config, catalog=catalog)
+    assert run.error is None, run.error
+    assert sorted(run.ids("order_hdr")) == list(range(1, 121))
+    assert all("mod_ts__gte" not in r.query for r in api.requests)
