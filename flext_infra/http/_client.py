@@ -84,6 +84,7 @@ class FlextHttpClient:
             stack = self._cache = CacheLayer(
                 stack,
                 path=config.cache_path,
+                max_bytes=config.cache_max_bytes,
                 metrics=self._metrics,
                 secret_params=self._secret_params,
             )

@@ -194,3 +194,9 @@ def test_health_reports_reachability(api: SampleApi, make_client: MakeClient) ->
     api.set_faults(outage=True)
     result = client.health()
     assert result.is_failure and result.reason == "unhealthy"
+
+
+def test_cache_size_bound_reaches_the_storage(make_client: MakeClient, tmp_path: Path) -> None:
+    """cache_max_bytes becomes hishel's storage bound."""
+    client = make_client(cache_enabled=True, cache_path=tmp_path / "c.db", cache_max_bytes=4096)
+    assert client._cache is not None and client._cache.storage.max_size == 4096
