@@ -8,6 +8,7 @@ native ``BOOLEAN`` (23ai+) and ``MAX_STRING_SIZE=EXTENDED`` (32767-byte VARCHAR2
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -61,6 +62,10 @@ def oracle_dialect(facts: ServerFacts) -> Dialect:
     dialect.server_version_info = facts.version
     dialect.max_identifier_length = facts.max_identifier_bytes
     return dialect
+
+
+def _utc_wall_clock(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class OracleConnector(FlextConnector):
@@ -165,9 +170,16 @@ class OracleConnector(FlextConnector):
         return super().logical_from_sql(sql_type)
 
     def adapter(self, logical: LogicalType) -> Adapter | None:
-        """Booleans as 0/1 before 23ai."""
+        """Booleans as 0/1 before 23ai; timestamps as UTC wall-clock values.
+
+        python-oracledb ignores ``tzinfo`` when binding and stores the wall clock
+        with a GMT offset (oracle/python-oracledb#414), so aware values are moved
+        to UTC first; the stored instant is then right whatever the session zone.
+        """
         if logical.kind is Kind.BOOLEAN and not self.facts.supports_boolean:
             return int
+        if logical.kind is Kind.TIMESTAMP:
+            return _utc_wall_clock
         return None
 
     # --- DDL ------------------------------------------------------------------
@@ -313,6 +325,8 @@ class OracleConnector(FlextConnector):
                 sizes.append(oracledb.DB_TYPE_TIMESTAMP_TZ)
             elif kind is Kind.DATE:
                 sizes.append(oracledb.DB_TYPE_DATE)
+            elif kind is Kind.TIME:
+                sizes.append(64)
             elif kind is Kind.JSON or fp.target.length is None:
                 sizes.append(oracledb.DB_TYPE_CLOB)
             else:

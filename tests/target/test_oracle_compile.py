@@ -158,3 +158,41 @@ def test_oracle_ref_names_are_upper_case_unquoted_when_simple() -> None:
     assert c.qt(TableRef("wms_owner", "order_hdr")) == "wms_owner.order_hdr"
     assert c.q("date") == '"DATE"'
     assert c.q("größe") == '"GRÖSSE"'
+
+
+def test_oracle_bind_values_are_shaped_for_python_oracledb() -> None:
+    """Timestamps bind as UTC wall clock (oracledb drops tzinfo); booleans 0/1 before 23ai."""
+    import datetime as dt
+
+    from target_flext_oracle._types import make_converter
+
+    c19, c23 = connector((19, 0)), connector((23, 4))
+    ts = LogicalType(Kind.TIMESTAMP)
+    convert = make_converter("ts", ts, ts, strict=True, finish=c19.adapter(ts))
+    assert convert("2024-05-01T11:30:00.25+02:00") == dt.datetime(2024, 5, 1, 9, 30, 0, 250000)
+    flag = LogicalType(Kind.BOOLEAN)
+    assert make_converter("b", flag, flag, strict=True, finish=c19.adapter(flag))(False) == 0
+    assert make_converter("b", flag, flag, strict=True, finish=c23.adapter(flag))(False) is False
+
+
+def test_oracle_array_dml_declares_input_sizes_per_column() -> None:
+    """setinputsizes gets one entry per column: NUMBER, TIMESTAMP_TZ, DATE, lengths, CLOB."""
+    import oracledb
+
+    c = connector((19, 0))
+    fields = [FieldPlan(f, f, lt, lt) for f, lt in FIELDS[:12]]
+    sizes = c.input_sizes(fields)
+    assert sizes == [
+        oracledb.DB_TYPE_NUMBER,
+        20,
+        oracledb.DB_TYPE_NUMBER,
+        oracledb.DB_TYPE_NUMBER,
+        oracledb.DB_TYPE_NUMBER,
+        oracledb.DB_TYPE_NUMBER,
+        oracledb.DB_TYPE_TIMESTAMP_TZ,
+        oracledb.DB_TYPE_DATE,
+        64,
+        oracledb.DB_TYPE_CLOB,
+        1000,
+        oracledb.DB_TYPE_CLOB,
+    ]
