@@ -586,6 +586,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     notes = dict.fromkeys(note for row in bench.rows for note in row.notes)
     lines += [f"- note: {note}" for note in notes]
+    batch = f"batch_size_rows {args.batch_size}" if args.batch_size else "its default batch size"
+    lines.append(
+        f"- configs: taps read {_services.GENERIC_PATH} at {_services.PAGE_SIZE}/page; "
+        f"target-flext-oracle append-only, {batch}; target-postgres defaults "
+        "(use_copy false, validate_records true); all in benchmarks/results/<stamp>/configs"
+    )
     lines.append(
         f"- sizes: {asdict(sizes)}; tap stdout: {args.sink}; peak RSS: ru_maxrss of each process "
         "(os.wait4), MiB, one figure per pipeline stage"
