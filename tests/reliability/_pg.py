@@ -6,16 +6,27 @@ from typing import Any
 
 import psycopg
 
-# The target's connection is the one holding locks on relations of the test's
-# unique schema inside an open transaction (the database layer names every
-# connection "flext", so application_name alone cannot tell tests apart).
+# The target's connection is the one inside an open transaction that either holds
+# locks on relations of the test's unique schema, or whose statement names it (the
+# first batch creates the schema and table in its transaction, so their catalog
+# rows are not visible from here yet). The database layer names every connection
+# "flext", so application_name alone cannot tell concurrent tests apart.
 _OPEN_TX = """
-SELECT l.pid, a.xact_start
-FROM pg_locks l
-JOIN pg_class c ON c.oid = l.relation
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE n.nspname = %s AND l.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
+SELECT a.pid, a.xact_start
+FROM pg_stat_activity a
+WHERE a.pid <> pg_backend_pid()
+  AND a.datname = current_database()
+  AND a.xact_start IS NOT NULL
+  AND (
+    a.query LIKE %(pattern)s
+    OR EXISTS (
+      SELECT 1
+      FROM pg_locks l
+      JOIN pg_class c ON c.oid = l.relation
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE l.pid = a.pid AND n.nspname = %(schema)s
+    )
+  )
 ORDER BY a.xact_start
 LIMIT 1
 """
@@ -36,7 +47,8 @@ class TxWatcher:
 
     def open_tx(self) -> tuple[int, Any] | None:
         """``(backend_pid, (pid, xact_start))`` of the open transaction, or None."""
-        row = self.conn.execute(_OPEN_TX, (self.schema,)).fetchone()
+        params = {"schema": self.schema, "pattern": f"%{self.schema}%"}
+        row = self.conn.execute(_OPEN_TX, params).fetchone()
         if row is None:
             return None
         return int(row[0]), (int(row[0]), row[1])

@@ -157,6 +157,7 @@ def test_killed_target_sqlite_resumes_exactly(
     _chain(tmp_path, api, source, None, None, ["bytes", "state", "bytes"], SEED)
 
 
+@pytest.mark.postgres
 def test_killed_target_postgres_resumes_exactly(
     tmp_path: Path, big_api: tuple[SampleApi, dict[int, tuple[str, Any]]], pg_schema: str
 ) -> None:

@@ -33,7 +33,7 @@ ENTITY = "allocation"
 RECORDS = 40_000
 BATCH = 5_000
 #: The batch transaction (counted as the watcher sees them) whose connection is cut.
-CUT_AT = 3
+CUT_AT = 2
 #: What psycopg / PostgreSQL say when the server ends the session.
 CAUSES = (
     "terminating connection due to administrator command",
@@ -42,6 +42,9 @@ CAUSES = (
     "connection is closed",
     "the connection is lost",
 )
+
+
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
