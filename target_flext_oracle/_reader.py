@@ -62,18 +62,23 @@ class FastSingerReader(GenericSingerReader[str]):
 
         Blank lines are skipped. An unknown message type is an error naming the line.
         """
-        stats: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         source: Any = file_input if file_input is not None else sys.stdin.buffer
-        decode = self.deserialize_json
+        decode = self._decode
         for number, line in enumerate(source, 1):
             self.line_number = number
-            if not line.strip():
-                continue
-            message = decode(line)
-            kind = message.get("type")
-            callback = callbacks.get(kind) if isinstance(kind, str) else None
+            try:
+                message = decode(line)
+            except msgspec.DecodeError as exc:
+                if not line.strip():
+                    continue
+                message = self._fallback(line, exc)
+            if type(message) is not dict:
+                raise InputLineError(number, "not a JSON object")
+            kind: str = message.get("type")  # type: ignore[assignment]
+            callback = callbacks.get(kind) if type(kind) is str else None
             if callback is None:
                 raise InputLineError(number, f"unknown or missing message type {kind!r}")
             callback(message)
-            stats[str(kind)] += 1
-        return stats
+            counts[kind] = counts.get(kind, 0) + 1
+        return Counter(counts)

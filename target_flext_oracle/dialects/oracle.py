@@ -348,7 +348,12 @@ class OracleConnector(FlextConnector):
     def insert_rows(
         self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
     ) -> None:
-        """Array DML in chunks of ``oracle_array_size``, or a direct path load if enabled."""
+        """Array DML in chunks of ``oracle_array_size``, or a direct path load if enabled.
+
+        A direct path load must start its own transaction (OCI-26085) and its
+        FINISH step commits: the batch's DDL has committed implicitly before it,
+        and the load commits the batch as one unit.
+        """
         if self.settings.direct_path_load:
             raw = conn.connection.driver_connection
             schema = self.policy.sql_name(ref.schema) if ref.schema else raw.username  # type: ignore[union-attr]
