@@ -177,6 +177,11 @@ class FlextApiStream(RESTStream[PageRequest]):
             path=definition.path,
             http_method=definition.method,
         )
+        # The SDK opens a requests.Session per stream; data goes through
+        # flext_infra.http instead, so close it rather than leave it idle.
+        if self._requests_session is not None:
+            self._requests_session.close()
+            self._requests_session = None
         self.primary_keys = list(definition.primary_keys)
         self.replication_key = definition.replication_key
         trusted = definition.trusted_schema or self._settings.trust_schema
@@ -346,7 +351,9 @@ class FlextApiStream(RESTStream[PageRequest]):
                         request.url,
                         {k: v for k, v in request.params.items() if v is not None},
                     )
-                page = self._fetch(client, request.method, url, params, request, raw=raw)
+                page = self._fetch(
+                    client, request.method, url, params, request, raw=raw, context=context
+                )
                 counter.increment()
                 if page is None:
                     return
@@ -394,6 +401,7 @@ class FlextApiStream(RESTStream[PageRequest]):
         request: Any,
         *,
         raw: bool = False,
+        context: Context | None = None,
     ) -> Page | None:
         """One page through the HTTP client; HTTP errors become the SDK's types."""
         try:
@@ -431,6 +439,14 @@ class FlextApiStream(RESTStream[PageRequest]):
                 self.name, getattr(exc, "url", None) or url, getattr(exc, "status", None),
                 getattr(exc, "attempts", 1), f"HTTP error: {exc}",
             ) from exc  # fmt: skip
+        # The SDK's hooks on a final response: its duration metric, and
+        # validate_response for APIs that report errors inside a 200 body (a
+        # RetriableAPIError raised there is not retried again: the client
+        # already owns retries).
+        self._write_request_duration_log(
+            endpoint=self.path, response=response, context=context, extra_tags=None
+        )
+        self.validate_response(response)
         self._time_extracted = utc_now().isoformat()
         content = response.content
         final_url = str(response.request.url)

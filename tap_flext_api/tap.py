@@ -65,6 +65,12 @@ class TapFlextApi(Tap):
         PluginCapabilities.FLATTENING,
     ]
 
+    #: Base classes of the generated streams; a subclass of the tap may point
+    #: these at its own stream subclasses (to override ``post_process``,
+    #: ``validate_response`` and other SDK hooks).
+    generic_stream_class: ClassVar[type[FlextApiStream]] = ConfiguredStream
+    wms_stream_class: ClassVar[type[FlextApiStream]] = WmsEntityStream
+
     def __init__(self, *, http_client: FlextHttpClient | None = None, **kwargs: Any) -> None:
         """Create the tap.
 
@@ -174,10 +180,10 @@ class TapFlextApi(Tap):
                 lambda path, stream: self.get_json(path, stream=stream),
                 known_schema=self._catalog_schema,
             )
-            base = WmsEntityStream
+            base = self.wms_stream_class
         else:
             definitions = list(settings.streams)
-            base = ConfiguredStream
+            base = self.generic_stream_class
         if not definitions:
             msg = "no streams: set 'streams' (generic profile) or 'entities' (oracle_wms)"
             raise ConfigValidationError(msg, errors=[msg])

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import redirect_stdout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from singer_sdk.exceptions import FatalAPIError
 
 from flext_infra.testing import SampleApi
-from tap_flext_api import TapFlextApi
+from tap_flext_api import ConfiguredStream, TapFlextApi
 
 from .conftest import PASSWORD, USER, run_in_process, wms_config
 
@@ -148,3 +151,51 @@ def run_with_tap(tap: TapFlextApi) -> list[dict[str, Any]]:
     records = [json.loads(x) for x in buffer.read().splitlines() if '"RECORD"' in x]
     buffer.close()
     return records
+
+
+class _ErrorBodyStream(ConfiguredStream):
+    """An API that reports failures inside 200 bodies, and a post_process hook."""
+
+    def validate_response(self, response: Any) -> None:
+        """Raise on an error field in the body, as the SDK hook allows."""
+        if b'"error"' in response.content:
+            raise FatalAPIError(f"API error in body for {self.name}")
+
+    def post_process(self, row: dict[str, Any], context: Any = None) -> dict[str, Any] | None:
+        """Keep odd ids only."""
+        return row if row["id"] % 2 else None
+
+
+class _HookedTap(TapFlextApi):
+    generic_stream_class = _ErrorBodyStream
+
+
+def test_sdk_hooks_on_custom_stream_classes(api: SampleApi, search_api: str) -> None:
+    """post_process filters records and validate_response sees every final response."""
+    stream = {"name": "items", "path": "/generic/offset/items", "records_path": "$.data",
+              "paginator": {"type": "offset", "page_size": 50, "total_path": "$.total"},
+              "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}  # fmt: skip
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    tap = _HookedTap(config={"base_url": api.base_url, "username": USER, "password": PASSWORD,
+                             "streams": [stream], "trust_schema": True})  # fmt: skip
+    try:
+        with redirect_stdout(buffer):
+            tap.sync_all()
+        assert not tap.streams["items"].used_fast_path  # type: ignore[attr-defined]
+    finally:
+        tap.close()
+    buffer.seek(0)
+    ids = [json.loads(x)["record"]["id"] for x in buffer.read().splitlines() if '"RECORD"' in x]
+    buffer.close()
+    assert ids == list(range(1, 121, 2))
+
+    # The search API answers {"items": [...]} bodies; make one carry an error field.
+    failing = _HookedTap(config={"base_url": search_api, "streams": [{
+        "name": "search", "path": "/search", "method": "POST", "records_path": "$.items",
+        "body": {"region": "error"},
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}]})  # fmt: skip
+    try:
+        with pytest.raises(FatalAPIError, match="API error in body for search"):
+            failing.sync_all()
+    finally:
+        failing.close()
