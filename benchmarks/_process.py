@@ -1,25 +1,31 @@
 """Run a pipeline of processes and measure wall time and each process's peak RSS.
 
-Peak RSS comes from ``os.wait4``: the kernel's ``ru_maxrss`` of exactly that
-child (and of any children it waited for itself), read when it exits. It is the
-high-water mark of the measured process, not a sampled value, and it is not
-mixed up with other children of the harness (``getrusage(RUSAGE_CHILDREN)``
-would give the maximum over all of them).
+Each stage is started through ``_launch.py``, a small stdlib-only process that
+spawns the subject, reaps it with ``os.wait4`` and reports the kernel's
+``ru_maxrss`` for exactly that process: its true high-water mark, not a sample.
+The launcher is needed because Linux folds the forking parent's high-water mark
+into a child's ``ru_maxrss`` at exec, and the harness is big: it holds the
+sample API's pages. See ``_launch.py``. The launcher also reports the subject's
+start and end on the monotonic clock, so wall times exclude its own start-up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
+
+LAUNCHER = Path(__file__).resolve().with_name("_launch.py")
 
 #: Bigger pipes mean fewer context switches between a fast writer and its reader.
 _PIPE_BYTES = 1 << 20
@@ -137,23 +143,14 @@ def run_pipeline(
         timeout_s: The whole pipeline is killed (its process groups) past this.
 
     Returns:
-        Wall time from the first start to the last exit, per-stage exit codes and
-        peak RSS, and the RECORD count when ``sink="count"``.
+        Wall time from the first subject's start to the last one's exit, per-stage
+        exit codes and peak RSS, and the RECORD count when ``sink="count"``.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
-    ends: dict[int, tuple[int | None, int, float]] = {}
     counter = RecordCounter() if sink == "count" else None
     stderr_paths = [log_dir / f"{stage.label}.stderr" for stage in stages]
-
-    def waiter(proc: subprocess.Popen[bytes]) -> None:
-        _, status, usage = os.wait4(proc.pid, 0)
-        finished = time.perf_counter()
-        code = os.waitstatus_to_exitcode(status)
-        # Popen must not wait for a pid we already reaped.
-        proc.returncode = code
-        ends[proc.pid] = (code, int(usage.ru_maxrss), finished)
-
+    report_paths = [log_dir / f"{stage.label}.rusage.json" for stage in stages]
     first_record: list[float] = []
 
     def reader(stream: IO[bytes], into: RecordCounter) -> None:
@@ -161,20 +158,22 @@ def run_pipeline(
         while chunk := os.read(fd, _READ_CHUNK):
             into.feed(chunk)
             if not first_record and into.count:
-                first_record.append(time.perf_counter())
+                first_record.append(time.monotonic())
 
     stdin_file = stdin_path.open("rb") if stdin_path is not None else None
     threads: list[threading.Thread] = []
     timed_out = False
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
         previous: IO[bytes] | None = stdin_file
-        for index, (stage, err_path) in enumerate(zip(stages, stderr_paths, strict=True)):
+        for index, stage in enumerate(stages):
             last = index == len(stages) - 1
             stdout = subprocess.DEVNULL if (last and counter is None) else subprocess.PIPE
-            with err_path.open("wb") as err:
+            report_paths[index].unlink(missing_ok=True)
+            argv = [sys.executable, "-S", "-E", str(LAUNCHER), str(report_paths[index]), "--"]
+            with stderr_paths[index].open("wb") as err:
                 proc = subprocess.Popen(
-                    list(stage.argv),
+                    [*argv, *stage.argv],
                     stdin=previous if previous is not None else subprocess.DEVNULL,
                     stdout=stdout,
                     stderr=err,
@@ -188,36 +187,29 @@ def run_pipeline(
                 previous.close()
             _widen_pipe(proc.stdout)
             previous = proc.stdout
-        for proc in procs:
-            thread = threading.Thread(target=waiter, args=(proc,), daemon=True)
-            thread.start()
-            threads.append(thread)
+        threads = [threading.Thread(target=proc.wait, daemon=True) for proc in procs]
         if counter is not None and procs[-1].stdout is not None:
-            thread = threading.Thread(target=reader, args=(procs[-1].stdout, counter), daemon=True)
+            threads.append(
+                threading.Thread(target=reader, args=(procs[-1].stdout, counter), daemon=True)
+            )
+        for thread in threads:
             thread.start()
-            threads.append(thread)
         deadline = started + timeout_s
         for thread in threads:
-            thread.join(max(0.0, deadline - time.perf_counter()))
+            thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 timed_out = True
                 break
         if timed_out:
-            for proc in procs:
-                if proc.pid not in ends:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGKILL)
+            _kill(procs)
             for thread in threads:
                 thread.join(10)
     except BaseException:
         # A stage failed to start (or we were interrupted): never leave children behind.
+        _kill(procs)
         for proc in procs:
-            if proc.pid not in ends:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                if not any(t.is_alive() for t in threads):
-                    with contextlib.suppress(ChildProcessError):
-                        proc.wait(10)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
         raise
     finally:
         if stdin_file is not None:
@@ -225,16 +217,43 @@ def run_pipeline(
         for proc in procs:
             if proc.stdout is not None:
                 proc.stdout.close()
-    finish = max((end[2] for end in ends.values()), default=time.perf_counter())
+    harness_end = time.monotonic()
+    reports = [_read_report(path) for path in report_paths]
+    starts = [r["start"] for r in reports if r is not None]
+    ends = [r["end"] for r in reports if r is not None]
+    origin = min(starts) if len(starts) == len(stages) else started
+    finish = max(ends) if len(ends) == len(stages) else harness_end
     results = []
-    for stage, proc, err_path in zip(stages, procs, stderr_paths, strict=True):
-        code, rss, end = ends.get(proc.pid, (None, 0, finish))
-        results.append(StageResult(stage.label, code, rss, end - started, err_path))
+    for stage, proc, report, err_path in zip(stages, procs, reports, stderr_paths, strict=True):
+        if report is not None:
+            code: int | None = int(report["returncode"])
+            rss, end = int(report["maxrss_kib"]), float(report["end"])
+        else:
+            # No report: killed on timeout, or the launcher itself failed.
+            code, rss, end = (None if timed_out else proc.returncode), 0, harness_end
+        results.append(StageResult(stage.label, code, rss, end - origin, err_path))
     return PipelineResult(
-        seconds=finish - started,
+        seconds=finish - origin,
         stages=tuple(results),
         records_out=counter.count if counter is not None else None,
         bytes_out=counter.bytes if counter is not None else None,
-        first_record_s=first_record[0] - started if first_record else None,
+        first_record_s=first_record[0] - origin if first_record else None,
         timed_out=timed_out,
     )
+
+
+def _kill(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL each stage's process group (the launcher and the subject in it)."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _read_report(path: Path) -> dict[str, float] | None:
+    """The launcher's report, or None if it wrote none."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -593,8 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(use_copy false, validate_records true); all in benchmarks/results/<stamp>/configs"
     )
     lines.append(
-        f"- sizes: {asdict(sizes)}; tap stdout: {args.sink}; peak RSS: ru_maxrss of each process "
-        "(os.wait4), MiB, one figure per pipeline stage"
+        f"- sizes: {asdict(sizes)}; tap stdout: {args.sink}; peak RSS: each subject's own "
+        "ru_maxrss (os.wait4 in benchmarks/_launch.py), MiB, one figure per pipeline stage"
     )
     lines.append(
         f"- machine: {machine_before['cpus']} CPUs, load average before "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import fastjsonschema
 import pytest
 
 from benchmarks import _dataset, _report, _services
-from benchmarks._process import RecordCounter
+from benchmarks._process import RecordCounter, Stage, run_pipeline
 from benchmarks._report import Row
 
 
@@ -255,3 +256,41 @@ def test_page_key_ignores_parameter_order() -> None:
     assert _services.page_key("/p", "page=2&per_page=1000") == _services.page_key(
         "/p", {"per_page": "1000", "page": "2"}
     )
+
+
+# ------------------------------------------------------- process measurement
+def test_peak_rss_is_the_subjects_own_not_the_harness_high_water_mark(tmp_path: Path) -> None:
+    """A small subject started by a big harness reports its own peak RSS (Linux fork/exec quirk)."""
+    ballast = bytearray(256 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))  # make the pages resident
+    result = run_pipeline(
+        [Stage("tiny", [sys.executable, "-S", "-c", "pass"])], log_dir=tmp_path, timeout_s=60
+    )
+    del ballast
+    assert result.ok, result.failure()
+    assert 0 < result.stages[0].max_rss_kib < 100 * 1024
+
+
+def test_pipeline_counts_records_and_reports_each_stage_exit_code(tmp_path: Path) -> None:
+    """Stages are piped in order, RECORDs on the last stdout are counted, exit codes kept."""
+    emit = 'import sys\nfor i in range(7): sys.stdout.write(\'{"type":"RECORD","record":{}}\\n\')'
+    passthrough = "import sys; sys.stdout.write(sys.stdin.read())"
+    result = run_pipeline(
+        [
+            Stage("emit", [sys.executable, "-c", emit]),
+            Stage("copy", [sys.executable, "-c", passthrough]),
+        ],
+        log_dir=tmp_path,
+        sink="count",
+        timeout_s=60,
+    )
+    assert result.ok
+    assert result.records_out == 7
+    assert [s.returncode for s in result.stages] == [0, 0]
+    failing = run_pipeline(
+        [Stage("fail", [sys.executable, "-c", "import sys; sys.exit('boom')"])],
+        log_dir=tmp_path / "f",
+        timeout_s=60,
+    )
+    assert not failing.ok
+    assert failing.failure() == "fail exited 1: boom"
