@@ -199,3 +199,21 @@ def test_sdk_hooks_on_custom_stream_classes(api: SampleApi, search_api: str) -> 
             failing.sync_all()
     finally:
         failing.close()
+
+
+def test_cache_enabled_revalidates_unchanged_pages(api: SampleApi) -> None:
+    """With cache_enabled, a second read of unchanged pages is revalidated (ETag), same records."""
+    config = {**wms_config(api, entities=["order_dtl"]), "cache_enabled": True}
+    tap = TapFlextApi(config=config)
+    try:
+        first = run_with_tap(tap)
+        # A second sync through the same client (its cache lives in memory).
+        again = TapFlextApi(config=config, http_client=tap.http_client)
+        second = run_with_tap(again)
+        again.close()
+    finally:
+        tap.close()
+    assert [m["record"] for m in first] == [m["record"] for m in second]
+    pages = api.requests.matching("/wms/lgfapi/v10/entity/order_dtl/")
+    revalidated = [r for r in pages if r.if_none_match]
+    assert revalidated and all(r.status == 304 for r in revalidated)
