@@ -21,7 +21,14 @@ from singer_sdk.sql import SQLSink
 from flext_infra.observability import get_logger
 from target_flext_oracle._errors import BatchLoadError, TargetError
 from target_flext_oracle._settings import LoadMethod
-from target_flext_oracle._types import Kind, LogicalType, Reject, from_jsonschema, make_converter
+from target_flext_oracle._types import (
+    Kind,
+    LogicalType,
+    Reject,
+    compile_row_builder,
+    from_jsonschema,
+    make_converter,
+)
 from target_flext_oracle.connector import FlextConnector, TablePlan, TableRef
 
 if TYPE_CHECKING:
@@ -134,12 +141,12 @@ class FlextSink(SQLSink[FlextConnector]):
 
     def _compile(self) -> None:
         strict = self.settings.validate_records
-        converters: list[tuple[str, Callable[[Any], Any]]] = []
+        specs: list[tuple[str, LogicalType, LogicalType, Callable[[Any], Any], Any]] = []
         for fp in self.plan.fields:
             finish = self.connector.adapter(fp.target)
             conv = make_converter(fp.field, fp.source, fp.target, strict=strict, finish=finish)
-            converters.append((fp.field, conv))
-        self._converters = converters
+            specs.append((fp.field, fp.source, fp.target, conv, finish))
+        self._build_row = compile_row_builder(specs, strict=strict)
         self._required = [fp.field for fp in self.plan.fields if strict and not fp.nullable]
         self._key_index = [self._fields.index(k) for k in self._key_fields]
         self._field_set = frozenset(self._fields)
@@ -172,12 +179,11 @@ class FlextSink(SQLSink[FlextConnector]):
             self._add_sdc_metadata_to_record(record, message, self._batch_context())
         if len(record) > self._field_count:
             self._warn_unknown(record)
-        get = record.get
         try:
             for name in self._required:
-                if get(name) is None:
+                if record.get(name) is None:
                     raise Reject(name, "required field is missing or null")
-            row = tuple([None if (v := get(f)) is None else c(v) for f, c in self._converters])
+            row = self._build_row(record)
             if self._empty_key_is_null:
                 for pos, i in enumerate(self._key_index):
                     if row[i] == "":
