@@ -39,7 +39,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import PageContext
 
 from flext_infra.http import CircuitOpenError, FatalHTTPError, HttpError, RetriableHTTPError
-from flext_infra.observability import get_logger
+from flext_infra.observability import get_logger, log_context
 from tap_flext_api._conform import JsonConformer
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._jsonpath import compile_path
@@ -513,10 +513,13 @@ class FlextApiStream(RESTStream[PageRequest]):
         flattening, no child streams or partitions, no ``post_process``
         override, no dry-run record limit, and the fast writer.
         """
-        if write_messages and self._raw_eligible(context):
-            yield from self._sync_raw()
-            return
-        yield from super()._sync_records(context, write_messages=write_messages)
+        # Every log line of the stream's sync (ours, the SDK's, the HTTP
+        # client's) carries stream=<name>; child syncs nest their own.
+        with log_context(stream=self.name):
+            if write_messages and self._raw_eligible(context):
+                yield from self._sync_raw()
+                return
+            yield from super()._sync_records(context, write_messages=write_messages)
 
     def _raw_eligible(self, context: Context | None) -> bool:
         maps = self.stream_maps
