@@ -30,7 +30,7 @@ from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.auth import build_auth
 from tap_flext_api.client import FlextApiStream, field_value
-from tap_flext_api.profiles import wms_stream_definitions
+from tap_flext_api.profiles import describe_to_schema, wms_stream_definitions
 from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_class
 
 __all__ = ["TapFlextApi"]
@@ -220,7 +220,11 @@ class TapFlextApi(Tap):
         if known is not None:
             return known
         if definition.schema_url is not None:
-            return dict(self.get_json(definition.schema_url, stream=definition.name))
+            body = self.get_json(definition.schema_url, stream=definition.name)
+            # A JSON Schema document, or a WMS-style describe listing "fields".
+            if isinstance(body, dict) and "properties" not in body and "fields" in body:
+                return describe_to_schema(body)
+            return dict(body)
         return self._infer(definition, cls, samples, classes)
 
     def _infer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,3 +166,30 @@ def test_schema_is_inferred_by_sampling_through_the_client(api: SampleApi) -> No
     assert schema["updated_at"]["format"] == "date-time"
     assert "number" in schema["price"]["type"]
     assert schema["dimensions"]["type"][0] == "object"
+
+
+def test_schema_from_a_file_or_a_describe_endpoint(api: SampleApi, tmp_path: Path) -> None:
+    """schema_file reads a JSON Schema file; schema_url reads a describe endpoint."""
+    import json
+
+    from tap_flext_api import TapFlextApi
+
+    schema_file = tmp_path / "items.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    wms = "/wms/lgfapi/v10/entity/order_hdr"
+    config = {
+        "base_url": api.base_url, "username": USER, "password": PASSWORD,
+        "streams": [
+            {"name": "from_file", "path": "/generic/page/items", "records_path": "$.data",
+             "schema_file": str(schema_file)},
+            {"name": "from_describe", "path": f"{wms}/", "records_path": "$.results",
+             "schema_url": f"{wms}/describe/"},
+        ],
+    }  # fmt: skip
+    tap = TapFlextApi(config=config)
+    try:
+        assert tap.streams["from_file"].schema == SCHEMA
+        described = tap.streams["from_describe"].schema["properties"]
+        assert described["order_type_id"]["properties"].keys() == {"id", "key", "url"}
+    finally:
+        tap.close()
