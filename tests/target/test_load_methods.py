@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from target_flext_oracle import InputLineError, TargetError
@@ -163,3 +165,34 @@ def test_max_rejects_fails_the_run(db: Db) -> None:
     )
     with pytest.raises(TargetError, match=r"3 records rejected \(max_rejects=2\)"):
         run_target({**db.config, "max_rejects": 2}, text)
+
+
+def test_reflection_is_cached_no_catalog_queries_per_batch(sqlite_config: dict[str, Any]) -> None:
+    """After the table is known, batches send only their own statements: no catalog queries."""
+    import io
+    from contextlib import redirect_stdout
+
+    import sqlalchemy as sa
+
+    from target_flext_oracle import TargetFlextOracle
+
+    config = {**sqlite_config, "batch_size_rows": 2}
+    target = TargetFlextOracle(config=config)
+    seen: list[str] = []
+    sa.event.listen(
+        target.target_connector._engine,
+        "before_cursor_execute",
+        lambda *args: seen.append(args[2]),
+    )
+    text = singer(
+        schema_msg("item", ITEM, ["id"]),
+        *[rec("item", {"id": i, "name": "n", "qty": i}) for i in range(10)],
+    )
+    with redirect_stdout(io.StringIO()):
+        target.listen(io.StringIO(text))
+    catalog = [i for i, s in enumerate(seen) if "PRAGMA" in s.upper() or "sqlite_master" in s]
+    creates = [i for i, s in enumerate(seen) if s.startswith("CREATE TABLE")]
+    # The table is reflected once when the stream starts; the five batches add no
+    # catalog queries (each is BEGIN + its own statements).
+    assert catalog and len(creates) == 1 and max(catalog) < creates[0]
+    assert seen.count("BEGIN") == 1 + 5  # the reflection, then one per batch

@@ -42,6 +42,28 @@ def _config_from_dsn(dsn: str) -> dict[str, Any]:
     }
 
 
+def _manager(config: dict[str, Any]) -> OracleConnectionManager:
+    params = config["oracle_config"]
+    return OracleConnectionManager(
+        host=params["host"],
+        port=params["port"],
+        service_name=params["service_name"],
+        user=params["username"],
+        password=params["password"],
+    )
+
+
+def _query(config: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
+    manager = _manager(config)
+    try:
+        with manager.acquire() as conn:
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+    finally:
+        manager.dispose()
+
+
 @pytest.fixture
 def oracle(tmp_path: Path) -> Iterator[tuple[dict[str, Any], str]]:
     """A config for the live database and a unique table prefix, tables dropped afterwards."""
@@ -49,14 +71,7 @@ def oracle(tmp_path: Path) -> Iterator[tuple[dict[str, Any], str]]:
     prefix = f"FT{uuid.uuid4().hex[:6].upper()}_"
     config = {**_config_from_dsn(DSN), "table_prefix": prefix, "reject_path": str(tmp_path / "rej")}
     yield config, prefix
-    params = config["oracle_config"]
-    manager = OracleConnectionManager(
-        host=params["host"],
-        port=params["port"],
-        service_name=params["service_name"],
-        user=params["username"],
-        password=params["password"],
-    )
+    manager = _manager(config)
     with manager.acquire() as conn:
         cursor = conn.cursor()
         cursor.execute(
@@ -69,16 +84,18 @@ def oracle(tmp_path: Path) -> Iterator[tuple[dict[str, Any], str]]:
 
 def test_live_upsert_twice_with_merge(oracle: tuple[dict[str, Any], str]) -> None:
     """Upsert through MERGE twice on a real Oracle leaves one row per key, updated."""
-    config, _ = oracle
+    config, prefix = oracle
     config = {**config, "load_method": "upsert"}
     run_target(config, DATA / "upsert_run1.singer")
     run = run_target(config, DATA / "upsert_run2.singer")
     assert run.states == [{"run": 2}]
+    rows = _query(config, f"SELECT id, name, qty FROM {prefix}ITEM ORDER BY id")
+    assert rows == [(1, "one", 1), (2, "two v3", 0), (3, "three", 3), (4, "four v2", 40)]
 
 
 def test_live_replay_with_reserved_names_and_empty_key(oracle: tuple[dict[str, Any], str]) -> None:
     """Reserved column names load, and an '' key is rejected because Oracle stores it as NULL."""
-    config, _ = oracle
+    config, prefix = oracle
     props = {
         "code": {"type": "string"},
         "date": {"type": ["string", "null"]},
@@ -91,4 +108,12 @@ def test_live_replay_with_reserved_names_and_empty_key(oracle: tuple[dict[str, A
     )
     run_target({**config, "load_method": "upsert"}, text)
     assert len(rejects(config, "t")) == 1
+    assert _query(config, f'SELECT code, "DATE", "LEVEL" FROM {prefix}T') == [("A", "d", 1)]
     run_target(config, DATA / "wms_orders.singer")
+    rows = _query(
+        config,
+        f"SELECT id, qty, is_active, TO_CHAR(price), TO_CHAR(mod_ts AT TIME ZONE 'UTC', "
+        f"'YYYY-MM-DD HH24:MI:SS.FF3') FROM {prefix}ORDER_HDR ORDER BY id",
+    )
+    assert rows[1] == (2, 0, 0, "0", "2024-05-01 09:30:00.250")
+    assert rows[3][3] == "123456789012345678.123456789"
