@@ -355,8 +355,8 @@ class FlextApiStream(RESTStream[PageRequest]):
                     client, request.method, url, params, request, raw=raw, context=context
                 )
                 counter.increment()
-                if page is None:
-                    return
+                if page is None:  # a skipped status ends the stream
+                    break
                 self.pages_read += 1
                 yield page
                 token = guard.check(page, paginator.next(page, token))
