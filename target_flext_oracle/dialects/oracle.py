@@ -22,7 +22,14 @@ from flext_infra.observability import get_logger
 from target_flext_oracle._errors import TargetConfigError
 from target_flext_oracle._names import IdentifierPolicy
 from target_flext_oracle._types import Kind, LogicalType
-from target_flext_oracle.connector import Adapter, FieldPlan, FlextConnector, TablePlan, TableRef
+from target_flext_oracle.connector import (
+    Adapter,
+    FieldPlan,
+    FlextConnector,
+    TablePlan,
+    TableRef,
+    TableState,
+)
 
 log = get_logger("target_flext_oracle.oracle")
 
@@ -298,7 +305,8 @@ class OracleConnector(FlextConnector):
             if not exists:
                 for sql in self.create_stage_sql(plan.ref):
                     conn.exec_driver_sql(sql)
-                self._states[stage] = None  # reflected again when next needed
+                # Known to exist now; its columns are never needed, so none are recorded.
+                self._states[stage] = TableState(stage, {})
 
     # --- loading ----------------------------------------------------------------
 

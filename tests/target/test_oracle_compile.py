@@ -196,3 +196,45 @@ def test_oracle_array_dml_declares_input_sizes_per_column() -> None:
         1000,
         oracledb.DB_TYPE_CLOB,
     ]
+
+
+class _RecordingConnection:
+    """Stands in for the batch connection and records the SQL sent (no database)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def exec_driver_sql(self, sql: str, *args: object) -> None:
+        self.sql.append(sql)
+
+
+def test_oracle_batch_ddl_sequence_for_upsert() -> None:
+    """First batch creates table and MERGE stage; later batches none; new columns rebuild it."""
+    c = connector((19, 0))
+    ref = c.table_ref(None, "item")
+    c._states[ref] = None  # the table does not exist yet (as reflection would say)
+    c._states[c.stage_ref(ref)] = None
+    specs = [
+        ("id", "id", LogicalType(Kind.INTEGER), False),
+        ("name", "name", LogicalType(Kind.STRING, 10), True),
+    ]
+    plan = c.plan_table(ref, specs, ["id"])
+    first = _RecordingConnection()
+    c.apply_plan(first, plan, need_unique=True)  # type: ignore[arg-type]
+    c.plan_applied(plan, unique=True)
+    assert first.sql[0].startswith("CREATE TABLE item (")
+    assert first.sql[1] == (
+        "CREATE GLOBAL TEMPORARY TABLE item__stg ON COMMIT DELETE ROWS "
+        "AS SELECT * FROM item WHERE 1 = 0"
+    )
+    assert len(first.sql) == 2
+    second = _RecordingConnection()
+    c.apply_plan(second, c.plan_table(ref, specs, ["id"]), need_unique=True)  # type: ignore[arg-type]
+    assert second.sql == []
+    wider = [*specs, ("qty", "qty", LogicalType(Kind.INTEGER), True)]
+    third = _RecordingConnection()
+    c.apply_plan(third, c.plan_table(ref, wider, ["id"]), need_unique=True)  # type: ignore[arg-type]
+    assert third.sql[0] == "ALTER TABLE item ADD (qty NUMBER(19, 0))"
+    assert third.sql[1] == "DROP TABLE item__stg PURGE"
+    assert third.sql[2].startswith("CREATE GLOBAL TEMPORARY TABLE item__stg")
+    assert not any("CREATE SCHEMA" in s for s in first.sql + second.sql + third.sql)
