@@ -25,15 +25,8 @@ PASSWORD = "rel-pass"
 FULL_QUERY = {"page_size": "1000", "page_mode": "sequenced", "ordering": "mod_ts"}
 
 
-class _Row(msgspec.Struct):
-    id: int
-    mod_ts: str
-    alloc_qty: Any = None
-
-
-class _Page(msgspec.Struct):
-    results: list[_Row]
-    next_page: str | None = None
+#: The numeric field compared on every row of each entity (besides ``mod_ts``).
+VALUE_FIELD = {"allocation": "alloc_qty", "order_hdr": "total_orig_ord_qty", "order_dtl": "ord_qty"}
 
 
 def api_client(api: SampleApi) -> httpx.Client:
@@ -42,8 +35,14 @@ def api_client(api: SampleApi) -> httpx.Client:
 
 
 def source_index(api: SampleApi, entity: str) -> dict[int, tuple[str, Any]]:
-    """``id -> (mod_ts, alloc_qty)`` for every record the API serves, read page by page."""
-    decoder = msgspec.json.Decoder(_Page)
+    """``id -> (mod_ts, value)`` for every record the API serves, read page by page.
+
+    ``value`` is the entity's :data:`VALUE_FIELD`; only these fields are decoded.
+    """
+    row = msgspec.defstruct("Row", [("id", int), ("mod_ts", str), (VALUE_FIELD[entity], Any)])
+    page_type = msgspec.defstruct("Page", [("results", list[row]), ("next_page", str | None)])  # type: ignore[valid-type]
+    decoder = msgspec.json.Decoder(page_type)
+    value = VALUE_FIELD[entity]
     out: dict[int, tuple[str, Any]] = {}
     with api_client(api) as client:
         url: str | None = f"{WMS_PREFIX}{entity}/"
@@ -51,9 +50,9 @@ def source_index(api: SampleApi, entity: str) -> dict[int, tuple[str, Any]]:
         while url is not None:
             response = client.get(url, params=params)
             response.raise_for_status()
-            page = decoder.decode(response.content)
-            for row in page.results:
-                out[row.id] = (row.mod_ts, row.alloc_qty)
+            page: Any = decoder.decode(response.content)
+            for rec in page.results:
+                out[rec.id] = (rec.mod_ts, getattr(rec, value))
             url, params = page.next_page, None
     return out
 
@@ -90,6 +89,7 @@ class Table:
     """A loaded table, read through its own engine (committed data only)."""
 
     def __init__(self, url: str, schema: str | None, name: str) -> None:
+        self.value_field = VALUE_FIELD[name]
         self.engine = sa.create_engine(url, poolclass=NullPool)
         self.dialect = self.engine.dialect.name
         self.ref = f'"{schema}"."{name}"' if schema and self.dialect != "sqlite" else f'"{name}"'
@@ -137,9 +137,10 @@ class Table:
             return int(result.scalar_one())
 
     def index(self) -> Iterator[tuple[int, Any, Any]]:
-        """``(id, mod_ts, alloc_qty)`` for every row, by id."""
+        """``(id, mod_ts, value)`` for every row (the entity's :data:`VALUE_FIELD`)."""
         with self.engine.connect() as conn:
-            result = conn.exec_driver_sql(f"SELECT id, mod_ts, alloc_qty FROM {self.ref}")
+            sql = f'SELECT id, mod_ts, "{self.value_field}" FROM {self.ref}'
+            result = conn.exec_driver_sql(sql)
             for row in result:
                 yield int(row[0]), row[1], row[2]
 
@@ -216,7 +217,7 @@ def assert_table_equals_source(
     source: dict[int, tuple[str, Any]],
     spot_ids: Iterable[int],
 ) -> None:
-    """Same ids, no duplicates, same mod_ts/alloc_qty on every row, all fields on spot ids."""
+    """Same ids, no duplicates, same mod_ts and value on every row, all fields on spot ids."""
     rows, distinct = table.counts()
     assert rows == distinct, f"{rows - distinct} duplicate rows"
     stored = {int(i): (m, q) for i, m, q in table.index()}

@@ -68,18 +68,22 @@ def _kill_points(kinds: list[str], rng: random.Random) -> list[tuple[str, float]
 
 
 def _assert_states_covered(
-    table: Table, api: SampleApi, states: list[dict[str, Any]], where: str
+    table: Table,
+    api: SampleApi,
+    states: list[dict[str, Any]],
+    where: str,
+    entity: str = ENTITY,
 ) -> list[int]:
     """Every STATE printed is covered by committed rows (STATE only after commit)."""
     covered = []
     for number, state in enumerate(states, 1):
-        mark = bookmark_of(state, ENTITY)
+        mark = bookmark_of(state, entity)
         if mark is None:
             continue
-        n = source_covered(api, ENTITY, mark)
+        n = source_covered(api, entity, mark)
         have = table.ids_up_to(n)
         assert have == n, (
-            f"{where}: STATE #{number} says mod_ts <= {mark} is loaded ({n} records) but "
+            f"{where}: STATE #{number} says {entity} mod_ts <= {mark} is loaded ({n} records) but "
             f"only {have} of them are committed: STATE was emitted before its commit"
         )
         covered.append(n)
@@ -177,3 +181,47 @@ def test_killed_target_postgres_resumes_exactly(
         )
     finally:
         watcher.close()
+
+
+WMS_COUNTS = {"allocation": 30_000, "order_hdr": 20_000, "order_dtl": 30_000}
+
+
+def test_killed_target_three_entities_resumes_exactly(tmp_path: Path) -> None:
+    """The WMS job's three entities in one run: kills mid-stream, resume, three exact tables."""
+    entities = list(WMS_COUNTS)
+    with SampleApi(counts=WMS_COUNTS, username=USER, password=PASSWORD) as api:
+        tap_cfg = tap_config(api, entities=entities)
+        tgt_cfg = target_config(tmp_path, None, None, 5_000)
+        url = tgt_cfg["sqlalchemy_url"]
+        # After ~8 STATEs the second stream is loading; then half of what is left.
+        points = [KillPoint("state", 8), KillPoint("bytes", 0)]
+        state: dict[str, Any] | None = None
+        for step, planned in enumerate(points, 1):
+            point = planned
+            if point.kind == "bytes":
+                left = sum(
+                    n - source_covered(api, e, m) if (m := bookmark_of(state, e)) else n
+                    for e, n in WMS_COUNTS.items()
+                )
+                point = KillPoint("bytes", left * 400)  # under half: lines are ~800+ bytes
+            result = run_pipeline(
+                tmp_path, tap_cfg, tgt_cfg, state=state, kill=point, label=f"k{step}"
+            )
+            where = f"kill #{step} at {point}"
+            assert result.killed and result.target_rc == -9, f"{where}\n{result.describe()}"
+            for entity in entities:
+                with Table(url, None, entity) as table:
+                    rows, distinct = table.counts()
+                    assert rows == distinct, f"{where}: {entity} has duplicates"
+                    _assert_states_covered(table, api, result.states, where, entity)
+            state = result.last_state or state
+            print(where, {e: bookmark_of(state, e) for e in entities})  # shown with -s
+        assert state is not None and len(state["bookmarks"]) >= 2, state
+        final = run_pipeline(tmp_path, tap_cfg, tgt_cfg, state=state, label="final")
+        assert final.target_rc == 0 and final.tap_rc == 0, final.describe()
+        for entity, count in WMS_COUNTS.items():
+            source = source_index(api, entity)
+            assert len(source) == count
+            spot = random.Random(entity).sample(range(1, count + 1), 100)
+            with Table(url, None, entity) as table:
+                assert_table_equals_source(table, api, entity, source, spot)
