@@ -158,6 +158,8 @@ class FlextApiStream(RESTStream[PageRequest]):
     """
 
     definition: ClassVar[StreamDefinition]
+    #: Allow the fast record loop (see :meth:`_sync_records`); False keeps the SDK's loop.
+    fast_path_enabled: ClassVar[bool] = True
 
     def __init__(self, tap: TapFlextApi, schema: dict[str, Any] | None = None) -> None:
         definition = self.definition
@@ -504,14 +506,16 @@ class FlextApiStream(RESTStream[PageRequest]):
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, Any], Any, Any]:
-        """The SDK's record loop, or the raw fast path when it gives the same output.
+        """The SDK's record loop, or the fast loop when it gives the same output.
 
-        The fast path copies each record's JSON text from the response into its
-        RECORD line and advances the bookmark once per page. It is taken only
-        when nothing per-record could differ from the SDK loop: a trusted
-        schema (no conformance), every property selected, no stream map or
-        flattening, no child streams or partitions, no ``post_process``
-        override, no dry-run record limit, and the fast writer.
+        The fast loop writes a page at a time and advances the bookmark once
+        per page. With a trusted schema it copies each record's JSON text from
+        the response into its RECORD line (raw); otherwise it decodes and
+        conforms records with the compiled ROOT_ONLY conformer. It is taken
+        only when nothing per record could differ from the SDK loop: every
+        property selected, no stream map or flattening, no child streams or
+        partitions, no ``post_process`` override, no dry-run record limit, and
+        the fast writer.
         """
         # Every log line of the stream's sync (ours, the SDK's, the HTTP
         # client's) carries stream=<name>; child syncs nest their own.
@@ -527,8 +531,12 @@ class FlextApiStream(RESTStream[PageRequest]):
             context is None
             and self.selected
             and self._raw_keys is not None
+            and self.fast_path_enabled
             and isinstance(self._tap.message_writer, FastSingerWriter)
-            and self.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE
+            and (
+                self.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE
+                or self._json_conformer is not None
+            )
             and self.ABORT_AT_RECORD_COUNT is None
             and not self.child_streams
             and not self.partitions
@@ -562,6 +570,8 @@ class FlextApiStream(RESTStream[PageRequest]):
         self.used_fast_path = True
         alias = self.stream_maps[0].stream_alias
         keys = self._key_decoder
+        # Untrusted schemas: decoded records, conformed by the compiled conformer.
+        conformer = self._json_conformer
         every = self.STATE_MSG_FREQUENCY
         written = 0
         with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
@@ -569,10 +579,12 @@ class FlextApiStream(RESTStream[PageRequest]):
             timer.with_context({})
             self._write_starting_replication_value(None)
             floor = self._client_side_floor(None)
-            for page in self._pages(None, raw=True):
+            for page in self._pages(None, raw=conformer is None):
                 records = page.records
                 if not records:
                     continue
+                if conformer is not None:
+                    records = [conformer(r) for r in records]
                 values: list[Any] | None = None
                 if keys is not None:
                     decoder, name = keys

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flext_infra.testing import GENERIC_ENTITY, SampleApi
-from tap_flext_api import describe_to_schema
+from tap_flext_api import ConfiguredStream, TapFlextApi, describe_to_schema
 
 from .conftest import PASSWORD, USER, generic_stream, run_in_process
 
@@ -114,23 +117,57 @@ def test_paginator_reads_every_record_once(api: SampleApi, case: str) -> None:
     assert len(api.requests.matching(stream["path"])) == expected_requests
 
 
-@pytest.mark.parametrize("trusted", [True, False])
-def test_fast_path_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: bool) -> None:
-    """The raw fast path (trusted schema) and the SDK's record loop give the same records."""
-    stream, _ = CASES["cursor"]
-    run = run_in_process(_config(api, stream, trust_schema=trusted), keep_tap=True)
-    assert run.error is None, run.error
-    assert run.tap is not None
-    run.tap.close()
-    assert run.tap.streams["items_cursor"].used_fast_path is trusted  # type: ignore[attr-defined]
-    expected = [api.record("items", i) for i in range(1, N + 1)]
-    records = run.records(stream["name"])
-    # Decimal/float spellings differ only in type, not value.
-    assert [{k: (float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
-             for k, v in r.items()} for r in records] == [
+class _SdkLoopStream(ConfiguredStream):
+    """The same stream with the fast loop switched off: the SDK's own record loop."""
+
+    fast_path_enabled = False
+
+
+class _SdkLoopTap(TapFlextApi):
+    generic_stream_class = _SdkLoopStream
+
+
+def _numbers_as_float(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         {k: (float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
-         for k, v in r.items()} for r in expected
+         for k, v in r.items()}
+        for r in records
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_fast_loop_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: bool) -> None:
+    """The fast loop (raw when trusted, conformed otherwise) matches the SDK's loop exactly."""
+    stream, _ = CASES["cursor"]
+    stream = {**stream, "replication_key": "updated_at", "is_sorted": True,
+              "params": {**stream["params"], "ordering": "updated_at"}}  # fmt: skip
+    config = _config(api, stream, trust_schema=trusted)
+    outputs = []
+    for tap_class in (TapFlextApi, _SdkLoopTap):
+        buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+        tap = tap_class(config=config)
+        try:
+            with redirect_stdout(buffer):
+                tap.sync_all()
+            used = tap.streams["items_cursor"].used_fast_path  # type: ignore[attr-defined]
+        finally:
+            tap.close()
+        buffer.seek(0)
+        messages = [json.loads(x) for x in buffer.read().splitlines()]
+        buffer.close()
+        outputs.append((used, messages))
+    (fast_used, fast), (sdk_used, sdk) = outputs
+    assert (fast_used, sdk_used) == (True, False)
+
+    def records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m["record"] for m in messages if m["type"] == "RECORD"]
+
+    assert _numbers_as_float(records(fast)) == _numbers_as_float(records(sdk))
+    assert len(records(fast)) == N
+    states = [[m["value"] for m in out if m["type"] == "STATE"][-1] for out in (fast, sdk)]
+    assert states[0] == states[1]
+    expected = [api.record("items", i) for i in range(1, N + 1)]
+    assert _numbers_as_float(records(fast)) == _numbers_as_float(expected)
 
 
 def test_empty_first_page_ends_the_stream(api: SampleApi) -> None:
@@ -156,8 +193,6 @@ def test_schema_is_inferred_by_sampling_through_the_client(api: SampleApi) -> No
         paginator={"type": "cursor", "cursor_path": "$.next_cursor"},
     )
     config = {"base_url": api.base_url, "username": USER, "password": PASSWORD, "streams": [stream]}
-    from tap_flext_api import TapFlextApi
-
     tap = TapFlextApi(config=config)
     try:
         schema = tap.streams["items_cursor"].schema["properties"]
@@ -170,10 +205,6 @@ def test_schema_is_inferred_by_sampling_through_the_client(api: SampleApi) -> No
 
 def test_schema_from_a_file_or_a_describe_endpoint(api: SampleApi, tmp_path: Path) -> None:
     """schema_file reads a JSON Schema file; schema_url reads a describe endpoint."""
-    import json
-
-    from tap_flext_api import TapFlextApi
-
     schema_file = tmp_path / "items.json"
     schema_file.write_text(json.dumps(SCHEMA))
     wms = "/wms/lgfapi/v10/entity/order_hdr"
