@@ -403,22 +403,54 @@ def _parser(
     return json_value
 
 
-def _pass_through(
-    source: LogicalType, column: LogicalType, *, strict: bool, finish: Any
-) -> str | None:
-    """A Python expression true when ``v`` may be stored as is (no converter call)."""
-    if source.kind is not column.kind or finish is not None:
-        return None
-    if source.kind is Kind.INTEGER:
-        return "type(v) is int"
-    if source.kind is Kind.BOOLEAN:
-        return "(v is True or v is False)"
-    if source.kind is Kind.STRING:
+def _fast_paths(
+    i: int, source: LogicalType, column: LogicalType, *, strict: bool, finish: Any
+) -> list[str]:
+    """``elif`` branches storing the common, already-valid values without a converter call.
+
+    Every other value falls through to the converter, which validates it (and
+    raises :class:`Reject` with the reason). ``X{i}`` is the finish step (or
+    identity), ``C{i}`` the converter.
+    """
+    if source.kind is not column.kind:
+        return []
+    kind = source.kind
+    out = "r{i} = X{i}({v})" if finish is not None else "r{i} = {v}"
+    if kind is Kind.INTEGER and finish is None:
+        return [f"    elif type(v) is int: r{i} = v"]
+    if kind is Kind.BOOLEAN:
+        return [f"    elif v is True or v is False: {out.format(i=i, v='v')}"]
+    if kind is Kind.STRING and finish is None:
         guard = 'type(v) is str and "\\x00" not in v'
         if strict and source.length:
             guard += f" and len(v) <= {int(source.length)}"
-        return guard
-    return None
+        return [f"    elif {guard}: r{i} = v"]
+    if kind is Kind.NUMBER:
+        return [
+            f"    elif type(v) is int: r{i} = v",
+            f"    elif type(v) is Decimal and v.is_finite(): {out.format(i=i, v='v')}",
+        ]
+    if kind is Kind.TIMESTAMP:
+        return [
+            "    elif type(v) is str:",
+            "        try:",
+            "            d = datetime_fromiso(v)",
+            "        except ValueError:",
+            "            d = None",
+            f"        if d is not None and d.tzinfo is not None: {out.format(i=i, v='d')}",
+            f"        else: r{i} = C{i}(v)",
+        ]
+    if kind is Kind.DATE:
+        return [
+            "    elif type(v) is str and len(v) == 10:",
+            "        try:",
+            "            d = date_fromiso(v)",
+            "        except ValueError:",
+            "            d = None",
+            f"        if d is not None: {out.format(i=i, v='d')}",
+            f"        else: r{i} = C{i}(v)",
+        ]
+    return []
 
 
 def compile_row_builder(
@@ -426,27 +458,32 @@ def compile_row_builder(
 ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """Generate one function turning a record into a row tuple.
 
-    Each field gets an inline type check for the common case (an ``int`` for an
-    integer column, a NUL-free ``str`` for a text column, ...) and calls its
-    converter only otherwise. Generated code instead of a loop over converters
-    because the per-field call overhead dominates at 100k records/s; field names
-    and converters are passed as variables, never pasted into the source.
+    Each field stores its common, already-valid values inline (an ``int`` for an
+    integer column, a NUL-free ``str`` for a text column, an aware ISO timestamp,
+    ...) and calls its converter only otherwise; the converter stays the single
+    place that validates and explains rejects. Generated code instead of a loop
+    over converters because the per-field call overhead dominates at 100k
+    records/s; field names and callables are passed as variables, never pasted
+    into the source.
 
     Args:
         fields: (field name, source type, column type, converter, finish) per column.
         strict: The converters' mode (decides whether maxLength is checked inline).
     """
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {
+        "Decimal": Decimal,
+        "datetime_fromiso": dt.datetime.fromisoformat,
+        "date_fromiso": dt.date.fromisoformat,
+    }
     lines = ["def build(record):", "    get = record.get"]
     for i, (name, source, column, converter, finish) in enumerate(fields):
         namespace[f"F{i}"] = name
         namespace[f"C{i}"] = converter
-        guard = _pass_through(source, column, strict=strict, finish=finish)
+        namespace[f"X{i}"] = finish
         lines.append(f"    v = get(F{i})")
-        if guard is None:
-            lines.append(f"    r{i} = None if v is None else C{i}(v)")
-        else:
-            lines.append(f"    r{i} = v if v is None or ({guard}) else C{i}(v)")
+        lines.append(f"    if v is None: r{i} = None")
+        lines += _fast_paths(i, source, column, strict=strict, finish=finish)
+        lines.append(f"    else: r{i} = C{i}(v)")
     lines.append("    return (" + "".join(f"r{i}, " for i in range(len(fields))) + ")")
     exec(compile("\n".join(lines), "<row builder>", "exec"), namespace)  # noqa: S102
     build: Callable[[dict[str, Any]], tuple[Any, ...]] = namespace["build"]
