@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import sqlite3
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,7 @@ import sqlalchemy as sa
 
 from flext_infra.alerts import read_recorded_alerts
 from flext_infra.testing import Faults, SampleApi
-from tests.e2e.conftest import PG_URL, MeltanoProject, assert_row_matches
+from tests.e2e.conftest import BIN, PG_URL, ROOT, MeltanoProject, assert_row_matches
 
 pytestmark = pytest.mark.meltano
 
@@ -175,3 +178,28 @@ def test_outage_fails_the_run_and_raises_a_pipeline_failure_alert(
     failures = [a for a in alerts if a["alert_type"] == "pipeline_failure"]
     assert failures, alerts
     assert "wms-pass-e2e" not in json.dumps(alerts)
+
+
+def test_flext_run_reports_real_counts_and_duration(
+    project: MeltanoProject, api: SampleApi
+) -> None:
+    """`flext run incremental-sync-job` reports the records loaded and a measured duration."""
+    project.point_tap_at(api.base_url, "wms", "wms-pass-e2e")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "flext"), "run", "incremental-sync-job", "--env", "test", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **project.env},
+    )
+    wall = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["success"] is True
+    assert result["exit_code"] == 0
+    assert result["records"] == {"allocation": 120, "order_hdr": 45, "order_dtl": 230}
+    assert 0 < result["duration_s"] <= wall
+    assert _sqlite_rows(project.tmp / "warehouse.db", "wms_order_hdr").keys() == set(range(1, 46))
