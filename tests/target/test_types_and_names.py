@@ -148,3 +148,75 @@ def test_name_collisions_are_detected() -> None:
     """Fields that normalise to one column name are refused, naming both."""
     with pytest.raises(NameCollisionError, match="'Order-Id' and 'order_id'"):
         POLICIES[1].column_names(["Order-Id", "order_id"])
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    # What the reader can produce: finite Decimals (JSON has no NaN/Infinity numbers).
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["NaN", "Infinity", "12.50"]),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "2024-05-01T10:00:00Z",
+            "2024-05-01T10:00:00",
+            "2024-05-01",
+            "2024-13-45",
+            "10:00:00",
+            "x\x00",
+        ]
+    ),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "oracle19", "postgres"])
+@given(values=st.lists(_VALUES, min_size=9, max_size=9))
+def test_generated_row_builder_matches_the_converters(dialect: str, values: list[Any]) -> None:
+    """The generated fast path gives exactly what the field converters give, rejects included."""
+    from target_flext_oracle._types import compile_row_builder, make_converter
+
+    connector = {
+        "sqlite": lambda: SqliteConnector({}, dialect=sqlite.dialect()),  # type: ignore[no-untyped-call]
+        "oracle19": lambda: OracleConnector({}, facts=ServerFacts.for_version((19, 0))),
+        "postgres": lambda: PostgresConnector({}, dialect=postgresql.dialect()),  # type: ignore[no-untyped-call]
+    }[dialect]()
+    types = [
+        LogicalType(Kind.INTEGER),
+        LogicalType(Kind.NUMBER),
+        LogicalType(Kind.BOOLEAN),
+        LogicalType(Kind.STRING, 5),
+        LogicalType(Kind.STRING),
+        LogicalType(Kind.TIMESTAMP),
+        LogicalType(Kind.DATE),
+        LogicalType(Kind.TIME),
+        LogicalType(Kind.JSON),
+    ]
+    for strict in (True, False):
+        specs = []
+        for i, lt in enumerate(types):
+            finish = connector.adapter(lt)
+            conv = make_converter(f"f{i}", lt, lt, strict=strict, finish=finish)
+            specs.append((f"f{i}", lt, lt, conv, finish))
+        record = {f"f{i}": v for i, v in enumerate(values)}
+
+        build = compile_row_builder(specs, strict=strict)
+        assert _outcome(build, record) == _outcome(_loop(specs), record)
+
+
+def _loop(specs: list[Any]) -> Any:
+    def convert(record: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(None if record[f] is None else c(record[f]) for f, _, _, c, _ in specs)
+
+    return convert
+
+
+def _outcome(fn: Any, record: dict[str, Any]) -> Any:
+    from target_flext_oracle._types import Reject
+
+    try:
+        return ("ok", fn(record))
+    except Reject as rej:
+        return ("reject", rej.field)
