@@ -32,7 +32,7 @@ from urllib.parse import quote
 import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers._typing import _is_exclusive_boolean_type, conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -196,8 +196,10 @@ class FlextApiStream(RESTStream[PageRequest]):
         self.skipped: Counter[int] = Counter()
         #: Pages read in this run.
         self.pages_read = 0
-        #: True once the stream was synced by the raw fast path.
+        #: True once the stream was synced by the fast record loop.
         self.used_fast_path = False
+        #: Pages whose records were copied as raw JSON (no decode, no re-encode).
+        self.raw_pages = 0
         self._time_extracted: str | None = None
 
     # ------------------------------------------------------------ SDK hooks
@@ -366,7 +368,8 @@ class FlextApiStream(RESTStream[PageRequest]):
                 log.warning("tap.max_pages_reached", stream=self.name, max_pages=guard.max_pages)
         log.info(
             "tap.stream_read", stream=self.name, pages=guard.pages,
-            skipped=sum(self.skipped.values()), fast_path=raw and self.used_fast_path,
+            skipped=sum(self.skipped.values()), fast_path=self.used_fast_path,
+            raw_pages=self.raw_pages,
         )  # fmt: skip
 
     def _client_side_floor(self, context: Context | None) -> Any:
@@ -481,7 +484,10 @@ class FlextApiStream(RESTStream[PageRequest]):
             try:
                 items = _raw_list.decode(content)
             except msgspec.ValidationError:  # one object, not an array
-                return _decoder.decode(content), [msgspec.Raw(content)], b"[" + content + b"]"
+                items, content = [msgspec.Raw(content)], b"[" + content + b"]"
+            if not self._conforms_as_is(content):
+                body = _decoder.decode(content)
+                return body, self._extract(body), None
             return items, items, content
         top = _raw_dict.decode(content)
         body = {k: _decoder.decode(v) for k, v in top.items() if k != keys[0]}
@@ -499,8 +505,60 @@ class FlextApiStream(RESTStream[PageRequest]):
         except msgspec.ValidationError:  # a single object, not an array
             records = [node]
             node = b"[" + bytes(node) + b"]"
+        if not self._conforms_as_is(node):
+            full = _decoder.decode(content)
+            return full, self._extract(full), None
         body[keys[0]] = records
         return body, records, node
+
+    def _conforms_as_is(self, encoded: Any) -> bool:
+        """True when conformance would leave every record of the array unchanged.
+
+        Trusted schemas need no check. Otherwise one msgspec pass over the
+        array, typed from the schema, proves it: no property outside the
+        schema (unless ``additionalProperties``), and only true/false/null in
+        exclusively-boolean properties. Any other page is decoded and conformed.
+        """
+        shape = self._shape_decoder
+        if shape is None:
+            return True
+        try:
+            shape.decode(encoded)
+        except msgspec.ValidationError:
+            return False
+        return True
+
+    @property
+    def _shape_decoder(self) -> Any:
+        """A decoder that accepts exactly the arrays conformance would not change.
+
+        ``None`` when no conformance applies (trusted schema); ``False`` when
+        the schema cannot be expressed as one.
+        """
+        cached = getattr(self, "_shape_decoder_cache", 0)
+        if cached == 0:
+            cached = None
+            if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+                schema = self.effective_schema
+                fields: list[tuple[str, Any, Any]] = []
+                rename: dict[str, str] = {}
+                for index, (name, prop) in enumerate(schema.get("properties", {}).items()):
+                    attr = f"f{index}"
+                    kind: Any = (bool | None) if _is_exclusive_boolean_type(prop) else msgspec.Raw
+                    fields.append((attr, kind, None))
+                    rename[attr] = name
+                try:
+                    shape: Any = msgspec.defstruct(
+                        "RecordShape",
+                        fields,
+                        rename=rename,
+                        forbid_unknown_fields=not schema.get("additionalProperties"),
+                    )
+                    cached = msgspec.json.Decoder(list[shape])
+                except (TypeError, ValueError):
+                    cached = False
+            self._shape_decoder_cache = cached
+        return cached
 
     # ------------------------------------------------------------ raw fast path
     def _sync_records(
@@ -579,11 +637,12 @@ class FlextApiStream(RESTStream[PageRequest]):
             timer.with_context({})
             self._write_starting_replication_value(None)
             floor = self._client_side_floor(None)
-            for page in self._pages(None, raw=conformer is None):
+            raw = conformer is None or self._shape_decoder is not False
+            for page in self._pages(None, raw=raw):
                 records = page.records
                 if not records:
                     continue
-                if conformer is not None:
+                if conformer is not None and page.encoded is None:
                     records = [conformer(r) for r in records]
                 values: list[Any] | None = None
                 if keys is not None:
@@ -599,6 +658,7 @@ class FlextApiStream(RESTStream[PageRequest]):
                             records = [records[i] for i in kept]
                             values = [values[i] for i in kept]
                 if page.encoded is not None:
+                    self.raw_pages += 1
                     writer.write_raw_records(
                         alias, records, self._stream_version, self._time_extracted
                     )

@@ -135,13 +135,31 @@ def _numbers_as_float(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("trusted", [True, False])
-def test_fast_loop_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: bool) -> None:
-    """The fast loop (raw when trusted, conformed otherwise) matches the SDK's loop exactly."""
+# A schema the records do not match as they are: "notes" is missing (conformance
+# drops it) and "quantity" is declared boolean (conformance turns ints into bools).
+_MISMATCHED = {
+    "type": "object",
+    "properties": {
+        **{k: v for k, v in SCHEMA["properties"].items() if k != "notes"},
+        "quantity": {"type": ["boolean", "null"]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("trusted", "schema"),
+    [(True, SCHEMA), (False, SCHEMA), (False, _MISMATCHED)],
+    ids=["trusted-raw", "untrusted-raw-checked", "untrusted-conformed"],
+)
+def test_fast_loop_and_sdk_loop_emit_identical_records(
+    api: SampleApi, trusted: bool, schema: dict[str, Any]
+) -> None:
+    """The fast loop (raw, shape-checked raw, or conformed) matches the SDK's loop exactly."""
     stream, _ = CASES["cursor"]
-    stream = {**stream, "replication_key": "updated_at", "is_sorted": True,
+    stream = {**stream, "replication_key": "updated_at", "is_sorted": True, "schema": schema,
               "params": {**stream["params"], "ordering": "updated_at"}}  # fmt: skip
     config = _config(api, stream, trust_schema=trusted)
+    config["streams"][0]["schema"] = schema
     outputs = []
     for tap_class in (TapFlextApi, _SdkLoopTap):
         buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
@@ -149,7 +167,8 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: 
         try:
             with redirect_stdout(buffer):
                 tap.sync_all()
-            used = tap.streams["items_cursor"].used_fast_path  # type: ignore[attr-defined]
+            read = tap.streams["items_cursor"]
+            used = (read.used_fast_path, read.raw_pages)  # type: ignore[attr-defined]
         finally:
             tap.close()
         buffer.seek(0)
@@ -157,7 +176,9 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: 
         buffer.close()
         outputs.append((used, messages))
     (fast_used, fast), (sdk_used, sdk) = outputs
-    assert (fast_used, sdk_used) == (True, False)
+    # Pages go raw unless conformance would change them (the mismatched schema).
+    raw_pages = 0 if schema is _MISMATCHED else 5
+    assert (fast_used, sdk_used) == ((True, raw_pages), (False, 0))
 
     def records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [m["record"] for m in messages if m["type"] == "RECORD"]
@@ -166,8 +187,11 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(api: SampleApi, trusted: 
     assert len(records(fast)) == N
     states = [[m["value"] for m in out if m["type"] == "STATE"][-1] for out in (fast, sdk)]
     assert states[0] == states[1]
-    expected = [api.record("items", i) for i in range(1, N + 1)]
-    assert _numbers_as_float(records(fast)) == _numbers_as_float(expected)
+    if schema is SCHEMA:
+        expected = [api.record("items", i) for i in range(1, N + 1)]
+        assert _numbers_as_float(records(fast)) == _numbers_as_float(expected)
+    else:
+        assert all("notes" not in r and isinstance(r["quantity"], bool) for r in records(fast))
 
 
 def test_empty_first_page_ends_the_stream(api: SampleApi) -> None:
