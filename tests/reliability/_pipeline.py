@@ -26,7 +26,7 @@ BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-flext-api")
 TARGET = str(BIN / "target-flext-oracle")
 
-KillKind = Literal["bytes", "state", "in_tx"]
+KillKind = Literal["bytes", "state", "in_tx", "tap_bytes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,9 @@ class KillPoint:
     tap's output. ``state``: right after the target printed its ``value``-th
     STATE line (just after a commit). ``in_tx``: while the target's
     ``value``-th batch transaction is open on PostgreSQL (seen in ``pg_locks``).
+    ``tap_bytes``: the *tap* dies instead: SIGKILL once it has written about
+    ``value`` bytes, cut in the middle of a line; the target then reads that
+    partial line and end of input, as after a tap killed mid-write.
     """
 
     kind: KillKind
@@ -172,7 +175,8 @@ def run_pipeline(
         def relay() -> None:
             assert tap.stdout is not None and target.stdin is not None
             src, dst = tap.stdout.fileno(), target.stdin.fileno()
-            limit = kill.value if kill is not None and kill.kind == "bytes" else None
+            limit = kill.value if kill is not None and kill.kind in ("bytes", "tap_bytes") else None
+            tap_dies = kill is not None and kill.kind == "tap_bytes"
             try:
                 while not killed.is_set():
                     chunk = os.read(src, 1 << 16)
@@ -180,10 +184,17 @@ def run_pipeline(
                         break
                     if limit is not None and fed[0] + len(chunk) >= limit:
                         part = chunk[: limit - fed[0]]
+                        if tap_dies:
+                            # A cut inside a line: never right after its newline.
+                            part = part.rstrip(b"\n")
+                            part = part[:-1] if part.endswith(b"}") else part
+                            killed.set()
+                            tap.send_signal(signal.SIGKILL)
                         _write_all(dst, part)
                         fed[0] += len(part)
-                        # Let the target read what it was fed before it dies.
-                        kill_target()
+                        if not tap_dies:
+                            # Let the target read what it was fed before it dies.
+                            kill_target()
                         break
                     _write_all(dst, chunk)
                     fed[0] += len(chunk)
@@ -232,7 +243,7 @@ def run_pipeline(
                     kill_target()
             target_rc = target.wait(timeout=60)
             threads[0].join(timeout=30)
-            if killed.is_set() or target_rc != 0:
+            if killed.is_set() or target_rc != 0 or tap.poll() is not None:
                 # Nobody reads the tap any more: close its pipe and stop it. (The SDK's
                 # SIGTERM handler writes a last STATE, which would block on a full pipe
                 # that is still open.)

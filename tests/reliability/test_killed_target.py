@@ -225,3 +225,28 @@ def test_killed_target_three_entities_resumes_exactly(tmp_path: Path) -> None:
             spot = random.Random(entity).sample(range(1, count + 1), 100)
             with Table(url, None, entity) as table:
                 assert_table_equals_source(table, api, entity, source, spot)
+
+
+def test_killed_tap_mid_line_resumes_exactly(tmp_path: Path) -> None:
+    """A tap SIGKILLed mid-write: the target fails on the cut line, a rerun loses nothing."""
+    count = 40_000
+    with SampleApi(
+        counts={"allocation": count, "order_hdr": 10, "order_dtl": 10},
+        username=USER,
+        password=PASSWORD,
+    ) as api:
+        tap_cfg = tap_config(api)
+        tgt_cfg = target_config(tmp_path, None, None, 5_000)
+        point = KillPoint("tap_bytes", count * 300)  # about a third of the input
+        cut = run_pipeline(tmp_path, tap_cfg, tgt_cfg, kill=point, label="tapkill")
+        assert cut.killed and cut.tap_rc == -9, cut.describe()
+        assert cut.target_rc not in (0, None), f"the cut input was accepted\n{cut.describe()}"
+        assert "malformed JSON" in cut.target_stderr and "input line" in cut.target_stderr
+        with Table(tgt_cfg["sqlalchemy_url"], None, ENTITY) as table:
+            rows, distinct = table.counts()
+            assert rows == distinct
+            _assert_states_covered(table, api, cut.states, "tap killed")
+            rerun = run_pipeline(tmp_path, tap_cfg, tgt_cfg, state=cut.last_state, label="rerun")
+            assert rerun.tap_rc == 0 and rerun.target_rc == 0, rerun.describe()
+            spot = random.Random(5).sample(range(1, count + 1), 100)
+            assert_table_equals_source(table, api, ENTITY, source_index(api, ENTITY), spot)
