@@ -63,7 +63,9 @@ class FastSingerReader(GenericSingerReader[str]):
         Blank lines are skipped. An unknown message type is an error naming the line.
         """
         counts: dict[str, int] = {}
-        source: Any = file_input if file_input is not None else sys.stdin.buffer
+        source: Any = file_input if file_input is not None else sys.stdin
+        # msgspec decodes UTF-8 bytes directly: skip the text layer when there is one.
+        source = getattr(source, "buffer", source)
         decode = self._decode
         for number, line in enumerate(source, 1):
             self.line_number = number
