@@ -38,6 +38,8 @@ class Row:
     goal: str = ""
     verdict: str = ""
     baseline: bool = False
+    #: Records/s from the first RECORD to the end (taps only): throughput without start-up.
+    streaming_rate: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -115,7 +117,8 @@ def memory_row(benchmark: str, subject: str, into: str, small: Row, large: Row) 
         ratio=factor,
         goal=goal,
         verdict=verdict,
-        notes=("memory rows: time and records/s are the large run's; RSS is small -> large",),
+        streaming_rate=large.streaming_rate,
+        notes=("memory rows: time and rates are the large run's; RSS is small -> large",),
     )
 
 
@@ -126,6 +129,7 @@ HEADERS = (
     "Records",
     "Time s",
     "Records/s",
+    "From 1st rec/s",
     "Ratio",
     "Peak RSS MiB",
     "Goal",
@@ -142,6 +146,7 @@ def row_cells(row: Row) -> tuple[str, ...]:
             subject,
             row.into,
             _records(row.records),
+            "-",
             "-",
             "-",
             "-",
@@ -165,6 +170,7 @@ def row_cells(row: Row) -> tuple[str, ...]:
         _records(row.records),
         "-" if row.seconds is None else f"{row.seconds:.2f}",
         "-" if rate is None else f"{rate:,.0f}",
+        "-" if row.streaming_rate is None else f"{row.streaming_rate:,.0f}",
         ratio_text,
         rss,
         row.goal,
@@ -182,7 +188,7 @@ def format_table(rows: Sequence[Row], style: Literal["text", "markdown"] = "text
         ]
         return "\n".join(lines)
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
-    numeric = {3, 4, 5, 6}
+    numeric = {3, 4, 5, 6, 7}
 
     def fmt(line: Sequence[str]) -> str:
         parts = [

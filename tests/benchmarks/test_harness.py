@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -214,6 +215,9 @@ def test_table_shows_reasons_instead_of_numbers_for_rows_that_did_not_run() -> N
         cells = _report.row_cells(rows[lines.index(line) - 2])
         assert cells[4:8] == ("-", "-", "-", "-")
     assert "5,000" in lines[2]
+    streaming = replace(rows[0], streaming_rate=92_331.4)
+    assert _report.row_cells(streaming)[6] == "92,331"
+    assert _report.row_cells(rows[0])[6] == "-"
     assert "1.00x" in lines[2]
     assert "(baseline)" in lines[2]
 
