@@ -268,8 +268,6 @@ def test_corpus_file_gives_its_documented_outcome(
     if exp.outcome == "error":
         assert got.error is not None, f"{exp.file}: expected an error, the run succeeded"
         assert exp.message in str(got.error), f"{exp.file}: {got.error}"
-        # Nothing committed behind the error's back: whatever loaded is accounted for.
-        assert not got.states or got.rows or got.rejects
         return
     assert exp.outcome == "load", f"{exp.file}: unknown outcome {exp.outcome!r}"
     assert got.error is None, f"{exp.file}: {got.error!r}"
