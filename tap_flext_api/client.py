@@ -553,6 +553,9 @@ class FlextApiStream(RESTStream[PageRequest]):
                         fields,
                         rename=rename,
                         forbid_unknown_fields=not schema.get("additionalProperties"),
+                        # No cycles possible (Raw/bool fields); untracked structs
+                        # keep the collector quiet and the heap flat.
+                        gc=False,
                     )
                     cached = msgspec.json.Decoder(list[shape])
                 except (TypeError, ValueError):
