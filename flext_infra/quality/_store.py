@@ -90,7 +90,8 @@ class RejectStore:
         self._fh: IO[bytes] | None = None
         self._table: Table | None = None
         self._lock = threading.Lock()
-        self._encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+        # Decimals stay JSON numbers: a stored reject must be the record as it came.
+        self._encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
         self._closed = False
 
     @classmethod

@@ -312,13 +312,6 @@ def test_cli_reports_the_documented_outcome(name: str, tmp_path: Path) -> None:
         _assert_accounted(exp, parse(BAD / name), Outcome(None, [], rows, rejects))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "flext_infra/quality/_store.py RejectStore encodes Decimal as a JSON string "
-        "(msgspec decimal_format='string' default): a rejected 1.5 is kept as \"1.5\""
-    ),
-)
 def test_reject_store_keeps_numbers_as_numbers(tmp_path: Path) -> None:
     """A rejected record is stored as it came: 1.5 stays a JSON number, not the text "1.5"."""
     config = {
