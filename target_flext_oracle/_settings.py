@@ -163,6 +163,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Fail the run when more records than this are rejected (unset: no limit).",
     ),
     th.Property(
+        "validation",
+        th.CustomType({"type": ["object", "string", "null"]}),
+        title="Validation Rules",
+        description=(
+            "Data-quality rules for flext_infra.quality's data_validator (a mapping or a "
+            "YAML path): per-field required/not_null/min/max/enum/regex/max_length, "
+            "freshness, and thresholds (max_reject_ratio, min_records) that fail the run."
+        ),
+    ),
+    th.Property(
         "oracle_array_size",
         th.IntegerType,
         default=5000,
@@ -222,6 +232,7 @@ class TargetSettings:
     max_rejects: int | None
     oracle_array_size: int
     direct_path_load: bool
+    validation: Any = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
@@ -263,6 +274,7 @@ class TargetSettings:
             max_rejects=config.get("max_rejects"),
             oracle_array_size=max(1, int(config.get("oracle_array_size") or 5000)),
             direct_path_load=bool(config.get("direct_path_load", False)),
+            validation=config.get("validation"),
         )
 
 

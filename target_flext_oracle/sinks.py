@@ -34,6 +34,8 @@ from target_flext_oracle.connector import FlextConnector, TablePlan, TableRef
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
+    from flext_infra.quality import DataValidator
+
 log = get_logger("target_flext_oracle.sink")
 
 _DELETED_AT = "_sdc_deleted_at"
@@ -147,6 +149,10 @@ class FlextSink(SQLSink[FlextConnector]):
             conv = make_converter(fp.field, fp.source, fp.target, strict=strict, finish=finish)
             specs.append((fp.field, fp.source, fp.target, conv, finish))
         self._build_row = compile_row_builder(specs, strict=strict)
+        self._quality = self._flext_target.validator
+        self._records: list[dict[str, Any]] = []
+        if self._quality is not None:
+            self._quality.register_stream(self.stream_name, self.schema, self._quality_keys)
         self._required = [fp.field for fp in self.plan.fields if strict and not fp.nullable]
         self._key_index = [self._fields.index(k) for k in self._key_fields]
         self._field_set = frozenset(self._fields)
@@ -201,6 +207,8 @@ class FlextSink(SQLSink[FlextConnector]):
         self._record_seq += 1
         self._batch_last_line = line
         rows.append(row)
+        if self._quality is not None:
+            self._records.append(record)
         return len(rows) >= self._batch_limit
 
     def key_of(self, record: dict[str, Any]) -> Any:
@@ -236,6 +244,8 @@ class FlextSink(SQLSink[FlextConnector]):
 
     def start_drain(self) -> dict[str, Any]:
         """Hand the collected rows to :meth:`process_batch`."""
+        if self._quality is not None:
+            self._apply_quality_rules(self._quality)
         # Counted per batch rather than per record (the per-record calls cost ~5%).
         self.tally_record_read(len(self._rows))
         self._record_counter.increment(len(self._rows))
@@ -257,6 +267,9 @@ class FlextSink(SQLSink[FlextConnector]):
         """
         rows: list[tuple[Any, ...]] = context.get("rows") or []
         if not rows:
+            # Nothing left to write (every row rejected): trivially committed.
+            self.commit_generation += 1
+            self._flext_target.batch_committed(self)
             return
         first, last, first_line, last_line = context["range"]
         try:
@@ -273,6 +286,19 @@ class FlextSink(SQLSink[FlextConnector]):
             records=f"{first}-{last}",
         )
         self._flext_target.batch_committed(self)
+
+    @property
+    def _quality_keys(self) -> list[str]:
+        # The validator names rejects by key; its unique_key rule (on unless a stream's
+        # rules say unique_key: false) also applies to append-only streams.
+        return self._key_fields
+
+    def _apply_quality_rules(self, quality: DataValidator) -> None:
+        """Drop the rows the data validator rejects (it stores them with their reasons)."""
+        records, self._records = self._records, []
+        valid, _ = quality.validate_batch(self.stream_name, records, self._quality_keys)
+        keep = {id(r) for r in valid}
+        self._rows = [row for row, rec in zip(self._rows, records, strict=True) if id(rec) in keep]
 
     def _load(self, rows: list[tuple[Any, ...]]) -> None:
         plan = self.plan

@@ -26,8 +26,8 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLTarget
 
 from flext_infra.observability import configure_logging, get_logger
-from flext_infra.quality import RejectStore, current_run_id
-from target_flext_oracle._errors import TargetError
+from flext_infra.quality import DataValidator, RejectStore, current_run_id
+from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._reader import FastSingerReader
 from target_flext_oracle._rejects import RejectSink
 from target_flext_oracle._settings import CONFIG_SCHEMA, LoadMethod
@@ -69,6 +69,7 @@ class TargetFlextOracle(SQLTarget):
         self.overwrite_tables: dict[TableRef, TableRef] = {}
         self._direct_sinks: dict[str, FlextSink] = {}
         self._reject_sink = reject_sink
+        self._quality: DataValidator | None = None
         self.reject_count = 0
         if not structlog.is_configured():
             # structlog's default logger prints to stdout, which carries Singer messages.
@@ -97,6 +98,22 @@ class TargetFlextOracle(SQLTarget):
             self._reject_sink = RejectStore.for_run(path, run_id)
             log.info("target.reject_store", path=str(path / f"{run_id}.jsonl"))
         return self._reject_sink
+
+    @property
+    def validator(self) -> DataValidator | None:
+        """The data validator when ``validation`` rules are configured (else None).
+
+        Raises:
+            TargetConfigError: rules are configured but the reject sink is not the
+                quality ``RejectStore`` the validator writes to.
+        """
+        rules = self.target_connector.settings.validation
+        if self._quality is None and rules is not None:
+            store = self.rejects
+            if not isinstance(store, RejectStore):
+                raise TargetConfigError("validation rules need flext_infra.quality's RejectStore")
+            self._quality = DataValidator(rules, reject_store=store)
+        return self._quality
 
     def reject(
         self,
@@ -256,6 +273,9 @@ class TargetFlextOracle(SQLTarget):
             if self._held_state is not None:
                 state, self._held_state = self._held_state, None
                 self._emit_state(state)
+            if self._quality is not None:
+                # Thresholds (reject ratio, minimum rows) are judged on the whole run.
+                self._quality.finish()
         finally:
             self.close()
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from target_flext_oracle import InputLineError, TargetError
-from tests.target.conftest import DATA, Db, rec, run_target, schema_msg, singer, state
+from tests.target.conftest import DATA, Db, rec, rejects, run_target, schema_msg, singer, state
 
 ITEM = {
     "id": {"type": "integer"},
@@ -196,3 +196,31 @@ def test_reflection_is_cached_no_catalog_queries_per_batch(sqlite_config: dict[s
     # catalog queries (each is BEGIN + its own statements).
     assert catalog and len(creates) == 1 and max(catalog) < creates[0]
     assert seen.count("BEGIN") == 1 + 5  # the reflection, then one per batch
+
+
+def test_validation_rules_reject_through_the_data_validator(db: Db) -> None:
+    """Configured rules run in flext_infra.quality's validator; its rejects carry the rule."""
+    rules = {"streams": {"item": {"fields": {"qty": {"min": 0}, "name": {"enum": ["a", "b"]}}}}}
+    text = singer(
+        schema_msg("item", ITEM, ["id"]),
+        rec("item", {"id": 1, "name": "a", "qty": 1}),
+        rec("item", {"id": 2, "name": "b", "qty": -5}),
+        rec("item", {"id": 3, "name": "zzz", "qty": 3}),
+        state({"s": 1}),
+    )
+    run = run_target({**db.config, "validation": rules}, text)
+    assert [r["id"] for r in db.rows("item")] == [1]
+    found = {r["key"]["id"]: r["rule"] for r in rejects(db.config, "item")}
+    assert found == {2: "range", 3: "enum"}
+    assert run.states == [{"s": 1}]
+
+
+def test_validation_thresholds_fail_the_run(db: Db) -> None:
+    """A broken threshold (too few records) fails the run after the data is committed."""
+    from flext_infra.quality import ThresholdBreachError
+
+    rules = {"defaults": {"min_records": 5}}
+    text = singer(schema_msg("item", ITEM, ["id"]), rec("item", {"id": 1, "name": "a", "qty": 1}))
+    with pytest.raises(ThresholdBreachError):
+        run_target({**db.config, "validation": rules}, text)
+    assert [r["id"] for r in db.rows("item")] == [1]
