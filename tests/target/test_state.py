@@ -106,3 +106,27 @@ def test_sqlite_loads_ddl_and_rows_in_one_transaction(tmp_path: object) -> None:
     engine = sa.create_engine(url)
     assert not sa.inspect(engine).has_table("a")
     engine.dispose()
+
+
+def test_a_batch_rejected_entirely_releases_its_state(db: Db) -> None:
+    """When the validator rejects every row of a batch, the STATE after it is not held back."""
+    config = {
+        **db.config,
+        "batch_size_rows": 2,
+        "validation": {"streams": {"a": {"fields": {"qty": {"min": 0}}}}},
+    }
+    text = singer(
+        schema_msg("a", ITEM, ["id"]),
+        rec("a", {"id": 1, "qty": -1}),
+        state({"s": 1}),  # waits for the batch holding record 1
+        rec("a", {"id": 2, "qty": -2}),  # fills the batch: both rows rejected at drain
+        rec("a", {"id": 3, "qty": 3}),
+    )
+    target = TargetFlextOracle(config=config)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.process_lines(io.StringIO(text))
+        before_end = [json.loads(x) for x in out.getvalue().splitlines()]
+        target.process_endofpipe()
+    assert before_end == [{"s": 1}]
+    assert [r["id"] for r in db.rows("a")] == [3]
