@@ -68,6 +68,7 @@ class TargetFlextOracle(SQLTarget):
         self._held_state: dict[str, Any] | None = None
         self.overwrite_tables: dict[TableRef, TableRef] = {}
         self._direct_sinks: dict[str, FlextSink] = {}
+        self._swapped = False
         self._reject_sink = reject_sink
         self._quality: DataValidator | None = None
         self.reject_count = 0
@@ -236,11 +237,8 @@ class TargetFlextOracle(SQLTarget):
         self._pending_states.clear()
         self._emit_state(state)
 
-    def _overwrite_pending(self) -> bool:
-        return any(True for _ in self.overwrite_tables) and not getattr(self, "_swapped", False)
-
     def _emit_state(self, state: dict[str, Any]) -> None:
-        if self._overwrite_pending():
+        if self.overwrite_tables and not self._swapped:
             # Overwrite loads are invisible until the swap: hold STATE until then.
             self._held_state = state
             return
