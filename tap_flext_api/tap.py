@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from flext_infra.http import (
     create_http_client,
 )
 from flext_infra.observability import configure_logging, get_logger, redactor
+from flext_infra.runtime import current_run, plugin_run
 from flext_infra.settings import FlextSettings, load_settings
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._schema import infer_schema
@@ -96,8 +96,9 @@ class TapFlextApi(Tap):
             except ValueError as exc:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
             redactor.add(str(self.config[k]) for k in _SECRET_SETTINGS if self.config.get(k))
-            self._infra_settings = load_settings()
-            _route_logging(self._infra_settings)
+            self._infra_settings = _infra_settings()
+            # Again after the SDK's CLI set up its own console handler: ours replaces it.
+            configure_logging(self._infra_settings)
             self._tap_settings = settings
         return self._tap_settings
 
@@ -313,12 +314,20 @@ def _parents_first(definitions: Iterable[StreamDefinition]) -> list[StreamDefini
     return ordered
 
 
-def _route_logging(settings: FlextSettings) -> None:
-    """Send the SDK's stdlib logs through flext_infra's redacting pipeline."""
-    root = logging.getLogger()
-    configure_logging(settings)
-    # The SDK's CLI adds a plain stderr handler; ours replaces it (one pipeline,
-    # redacted, no duplicate lines).
-    for handler in list(root.handlers):
-        if type(handler) is logging.StreamHandler:
-            root.removeHandler(handler)
+def _infra_settings() -> FlextSettings:
+    """The FLEXT_* settings: the plugin runtime's container's, else read afresh (embedded use)."""
+    run = current_run()
+    return run.container.resolve(FlextSettings) if run is not None else load_settings()
+
+
+def main() -> None:
+    """The ``tap-flext-api`` console script: the SDK's CLI inside the plugin runtime.
+
+    The runtime builds the container for ``FLEXT_ENVIRONMENT``, binds the run
+    context to every log line, raises a ``pipeline_failure`` alert when a sync
+    fails (and "resolved" when it next succeeds) and disposes the container.
+    """
+    with plugin_run("tap-flext-api") as run:
+        command = TapFlextApi.cli  # the SDK installs its console log handler here
+        configure_logging(run.container.resolve(FlextSettings))  # ours replaces it
+        command()

@@ -27,6 +27,8 @@ from singer_sdk.sql import SQLTarget
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
+from flext_infra.runtime import plugin_run
+from flext_infra.settings import FlextSettings
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._reader import FastSingerReader
 from target_flext_oracle._rejects import RejectSink
@@ -292,6 +294,19 @@ class TargetFlextOracle(SQLTarget):
             self._reject_sink.close()
         if self._target_connector is not None:
             self.target_connector.dispose()
+
+
+def main() -> None:
+    """The ``target-flext-oracle`` console script: the SDK's CLI inside the plugin runtime.
+
+    The runtime builds the container for ``FLEXT_ENVIRONMENT``, binds the run
+    context to every log line, raises a ``pipeline_failure`` alert when a load
+    fails (and "resolved" when it next succeeds) and disposes the container.
+    """
+    with plugin_run("target-flext-oracle") as run:
+        command = TargetFlextOracle.cli  # the SDK installs its console log handler here
+        configure_logging(run.container.resolve(FlextSettings))  # ours replaces it
+        command()
 
 
 __all__ = ["LoadMethod", "TargetFlextOracle"]

@@ -7,11 +7,13 @@ A tap or target's console script runs inside :func:`plugin_run`:
   even after a failure;
 - ``run_id`` and ``job`` are bound to every log line (Meltano's run id and the
   plugin's Meltano name, e.g. ``tap-flext-api--allocation``);
-- a failed sync raises a ``pipeline_failure`` alert through ``alert_manager``,
-  and a successful sync resolves an earlier failure of the same pipeline.
+- a failed sync or discovery raises a ``pipeline_failure`` alert through
+  ``alert_manager`` (``meltano run`` discovers first, so an API outage often
+  fails there), and a successful sync resolves an earlier failure of the same
+  pipeline. A discovery that works says nothing about the sync, so it resolves
+  nothing.
 
-Metadata calls (``--about``, ``--discover``, ``--help``, ``--version``) get the
-container but never alert: a discovery that works says nothing about the sync.
+``--about``, ``--help`` and ``--version`` get the container but never alert.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
 from flext_infra.observability import bind_context, get_logger
 
-_METADATA_FLAGS = frozenset({"--about", "--discover", "--help", "--version", "--test"})
+_INFO_FLAGS = frozenset({"--about", "--help", "--version"})
+_NOT_A_SYNC = _INFO_FLAGS | {"--discover", "--test"}
 _current: contextvars.ContextVar[PluginRun | None] = contextvars.ContextVar(
     "flext_plugin_run", default=None
 )
@@ -42,13 +45,15 @@ class PluginRun:
         container: The services of the active environment.
         pipeline: The name alerts and logs use (the plugin's Meltano name).
         run_id: Meltano's run id, or a new one outside Meltano.
-        alerts: Whether this invocation raises and resolves alerts (sync runs only).
+        alert_on_failure: Whether a failure raises an alert (syncs and discovery).
+        resolve_on_success: Whether success resolves earlier alerts (syncs only).
     """
 
     container: Container
     pipeline: str
     run_id: str
-    alerts: bool
+    alert_on_failure: bool
+    resolve_on_success: bool
 
 
 def current_run() -> PluginRun | None:
@@ -56,9 +61,13 @@ def current_run() -> PluginRun | None:
     return _current.get()
 
 
+def _flags(argv: Sequence[str]) -> set[str]:
+    return {arg.split("=", 1)[0] for arg in argv}
+
+
 def is_sync_invocation(argv: Sequence[str]) -> bool:
-    """True unless the command line asks only for metadata (``--about``, ``--discover``, …)."""
-    return not any(arg.split("=", 1)[0] in _METADATA_FLAGS for arg in argv)
+    """True unless the command line asks for metadata or a check (``--about``, ``--discover``…)."""
+    return not _flags(argv) & _NOT_A_SYNC
 
 
 def _exit_succeeded(exc: BaseException) -> bool:
@@ -88,11 +97,13 @@ def plugin_run(
         os.environ.get("MELTANO_EXTRACTOR_NAME") or os.environ.get("MELTANO_LOADER_NAME") or plugin
     )
     run_id = os.environ.get("MELTANO_RUN_ID") or uuid.uuid4().hex
+    args = sys.argv[1:] if argv is None else argv
     run = PluginRun(
         container=container,
         pipeline=pipeline,
         run_id=run_id,
-        alerts=is_sync_invocation(sys.argv[1:] if argv is None else argv),
+        alert_on_failure=not _flags(args) & _INFO_FLAGS,
+        resolve_on_success=is_sync_invocation(args),
     )
     bind_context(run_id=run_id, job=pipeline)
     token = _current.set(run)
@@ -101,7 +112,7 @@ def plugin_run(
     except BaseException as exc:
         if _exit_succeeded(exc):
             _resolve(run)
-        elif run.alerts:
+        elif run.alert_on_failure:
             _alert_failure(run, exc)
         raise
     else:
@@ -131,7 +142,7 @@ def _alert_failure(run: PluginRun, exc: BaseException) -> None:
 
 
 def _resolve(run: PluginRun) -> None:
-    if not run.alerts:
+    if not run.resolve_on_success:
         return
     manager = run.container.try_resolve("alert_manager")
     if manager.is_success:

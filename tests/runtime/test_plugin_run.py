@@ -54,11 +54,26 @@ def test_nonzero_exit_is_a_failure_and_zero_exit_resolves(alert_dir: Path) -> No
     assert kinds == [("pipeline_failure", False), ("pipeline_failure", True)]
 
 
-def test_metadata_calls_never_alert(alert_dir: Path) -> None:
-    """--discover failing is an error for the caller, not a pipeline failure alert."""
+def test_discovery_failure_alerts_but_success_resolves_nothing(alert_dir: Path) -> None:
+    """meltano run discovers first: a failed discovery alerts; a working one resolves nothing."""
     with (
         pytest.raises(ValueError, match="bad"),
         plugin_run("tap-x", environment="test", argv=["--config", "c.json", "--discover"]),
+    ):
+        raise ValueError("bad")
+    with plugin_run("tap-x", environment="test", argv=["--discover"]):
+        pass
+    alerts = read_recorded_alerts(alert_dir)
+    assert [(a["alert_type"], a["context"]["resolved"]) for a in alerts] == [
+        ("pipeline_failure", False)
+    ]
+
+
+def test_about_never_alerts(alert_dir: Path) -> None:
+    """--about failing is the caller's error, not a pipeline failure."""
+    with (
+        pytest.raises(ValueError, match="bad"),
+        plugin_run("tap-x", environment="test", argv=["--about", "--format=json"]),
     ):
         raise ValueError("bad")
     assert read_recorded_alerts(alert_dir) == []
