@@ -22,7 +22,7 @@ from flext_infra.http import (
     create_http_client,
 )
 from flext_infra.observability import configure_logging, get_logger, redactor
-from flext_infra.runtime import current_run, plugin_run
+from flext_infra.runtime import current_run, run_plugin_cli
 from flext_infra.settings import FlextSettings, load_settings
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._schema import infer_schema
@@ -327,7 +327,4 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a sync
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
-    with plugin_run("tap-flext-api") as run:
-        command = TapFlextApi.cli  # the SDK installs its console log handler here
-        configure_logging(run.container.resolve(FlextSettings))  # ours replaces it
-        command()
+    run_plugin_cli("tap-flext-api", TapFlextApi)

@@ -27,8 +27,7 @@ from singer_sdk.sql import SQLTarget
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
-from flext_infra.runtime import plugin_run
-from flext_infra.settings import FlextSettings
+from flext_infra.runtime import run_plugin_cli
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._reader import FastSingerReader
 from target_flext_oracle._rejects import RejectSink
@@ -303,10 +302,7 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a load
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
-    with plugin_run("target-flext-oracle") as run:
-        command = TargetFlextOracle.cli  # the SDK installs its console log handler here
-        configure_logging(run.container.resolve(FlextSettings))  # ours replaces it
-        command()
+    run_plugin_cli("target-flext-oracle", TargetFlextOracle)
 
 
 __all__ = ["LoadMethod", "TargetFlextOracle"]

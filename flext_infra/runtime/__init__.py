@@ -1,5 +1,11 @@
 """The runtime of one Singer plugin process: container, run context, alerts."""
 
-from flext_infra.runtime._plugin import PluginRun, current_run, is_sync_invocation, plugin_run
+from flext_infra.runtime._plugin import (
+    PluginRun,
+    current_run,
+    is_sync_invocation,
+    plugin_run,
+    run_plugin_cli,
+)
 
-__all__ = ["PluginRun", "current_run", "is_sync_invocation", "plugin_run"]
+__all__ = ["PluginRun", "current_run", "is_sync_invocation", "plugin_run", "run_plugin_cli"]

@@ -25,10 +25,12 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
-from flext_infra.observability import bind_context, get_logger
+from flext_infra.observability import bind_context, configure_logging, get_logger
+from flext_infra.settings import FlextSettings
 
 _INFO_FLAGS = frozenset({"--about", "--help", "--version"})
 _NOT_A_SYNC = _INFO_FLAGS | {"--discover", "--test"}
@@ -147,3 +149,17 @@ def _resolve(run: PluginRun) -> None:
     manager = run.container.try_resolve("alert_manager")
     if manager.is_success:
         manager.unwrap().pipeline_succeeded(run.pipeline)
+
+
+def run_plugin_cli(plugin: str, plugin_class: Any) -> None:
+    """Run a Singer plugin's command line inside :func:`plugin_run`.
+
+    The console-script body of the tap and the target. ``plugin_class.cli`` is
+    the Singer SDK's click command; reading it installs the SDK's own console
+    log handler, so logging is configured again afterwards and ours replaces
+    it (one pipeline, no doubled lines). Nothing here imports Singer code.
+    """
+    with plugin_run(plugin) as run:
+        command = plugin_class.cli
+        configure_logging(run.container.resolve(FlextSettings))
+        command()

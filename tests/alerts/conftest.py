@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,15 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import isolate_from_flext_environment
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Each test starts in an empty directory with no FLEXT_* settings."""
-    for name in list(os.environ):
-        if name.startswith("FLEXT_") and not name.startswith("FLEXT_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
+clean_environment = pytest.fixture(autouse=True)(isolate_from_flext_environment)
 
 
 @dataclass

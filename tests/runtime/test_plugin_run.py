@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from flext_infra.alerts import read_recorded_alerts
 from flext_infra.runtime import current_run, is_sync_invocation, plugin_run
+
+
+class classproperty:
+    """A read-only class-level property."""
+
+    def __init__(self, fget: Any) -> None:
+        self.fget = fget
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        return self.fget(owner)
 
 
 @pytest.fixture
@@ -113,3 +124,31 @@ def test_plugin_run_keeps_stdout_for_singer(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "alert.raised" in captured.err
+
+
+def test_run_plugin_cli_runs_the_command_with_one_log_pipeline(
+    alert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plugin's command runs inside the runtime, and a handler added by `cli` is replaced."""
+    import logging
+    import sys
+
+    from flext_infra.runtime import run_plugin_cli
+
+    class Plugin:
+        calls: ClassVar[list[str]] = []
+
+        @classmethod
+        def _command(cls) -> None:
+            cls.calls.append("run")
+            logging.getLogger("singer_sdk").warning("from the sdk")
+
+        @classproperty
+        def cli(cls) -> Any:
+            # Like the Singer SDK: reading `cli` installs a console handler.
+            logging.getLogger().addHandler(logging.StreamHandler(sys.stderr))
+            return cls._command
+
+    run_plugin_cli("tap-x", Plugin)
+    assert Plugin.calls == ["run"]
+    assert capsys.readouterr().err.count("from the sdk") == 1
