@@ -8,6 +8,10 @@ Built on the SDK's ``SQLTarget``; three things are ours:
 * **STATE**: a STATE message is released only when every batch holding records
   that arrived before it has committed (and, for ``overwrite``, once the new
   tables are swapped in). A failed batch therefore never lets its STATE out.
+  A STATE still held by partial batches (typically of streams the tap has
+  finished) after another stream committed a batch and ``batch_size_rows``
+  input lines went by has those partial batches committed early, so progress
+  is released promptly instead of at the end of input.
 * **Connectors**: the configured database picks the connector class
   (``dialects/``); SQLite is the embedded default when nothing is configured.
 """
@@ -64,7 +68,11 @@ class TargetFlextOracle(SQLTarget):
             reject_sink: Where rejects go (default: JSONL files under ``reject_path``).
             **kwargs: Passed to the SDK.
         """
-        self._pending_states: list[tuple[dict[str, Any], dict[int, tuple[FlextSink, int]]]] = []
+        # (state, {sink id: (sink, commit generation it waits past)}, input line it arrived on)
+        self._pending_states: list[
+            tuple[dict[str, Any], dict[int, tuple[FlextSink, int]], int]
+        ] = []
+        self._check_stalled = False
         self._last_emitted: str | None = None
         self._held_state: dict[str, Any] | None = None
         self.overwrite_tables: dict[TableRef, TableRef] = {}
@@ -214,17 +222,55 @@ class TargetFlextOracle(SQLTarget):
         state = message_dict["value"]
         self._latest_state = state
         waiting = {id(s): (s, s.commit_generation) for s in self._all_sinks() if s.has_pending_rows}
-        self._pending_states.append((copy.deepcopy(state), waiting))
+        self._pending_states.append((copy.deepcopy(state), waiting, self.line_number or 0))
         self._release_states()
 
     def batch_committed(self, sink: FlextSink) -> None:
         """A sink committed a batch: release the STATE messages it was holding back."""
         self._release_states()
+        if self._pending_states:
+            # Not from inside this sink's drain: check once the drain has finished.
+            self._check_stalled = True
+
+    def drain_one(self, sink: Any) -> None:  # type: ignore[misc]
+        """The SDK's drain, then commit partial batches a long-held STATE waits on.
+
+        (The SDK marks this final; the override only adds the stalled-STATE check.)
+        """
+        super().drain_one(sink)
+        if self._check_stalled:
+            self._check_stalled = False
+            self._drain_stalled()
+
+    def _drain_stalled(self) -> None:
+        """Commit the partial batches holding the oldest STATE back, once it has waited long.
+
+        Called after some batch committed. Without this a STATE waiting on a stream
+        the tap has finished (one row in a never-filling batch) stays held while
+        other streams commit batch after batch, until the end of input. Waiting
+        ``batch_size_rows`` input lines bounds how much this shrinks batches of
+        interleaved streams; the STATE still goes out only after the commit.
+        """
+        if not self._pending_states:
+            return
+        _, waiting, line = self._pending_states[0]
+        waited = (self.line_number or 0) - line
+        if waited < self.target_connector.settings.batch_size_rows:
+            return
+        for held, generation in list(waiting.values()):
+            if held.commit_generation <= generation and held.has_pending_rows:
+                log.info(
+                    "target.state_drain",
+                    stream=held.stream_name,
+                    rows=held.current_size,
+                    waited_lines=waited,
+                )
+                self.drain_one(held)
 
     def _release_states(self) -> None:
         ready: dict[str, Any] | None = None
         while self._pending_states:
-            state, waiting = self._pending_states[0]
+            state, waiting, _ = self._pending_states[0]
             if any(s.commit_generation <= gen for s, gen in waiting.values()):
                 break
             ready = state

@@ -130,3 +130,25 @@ def test_a_batch_rejected_entirely_releases_its_state(db: Db) -> None:
         target.process_endofpipe()
     assert before_end == [{"s": 1}]
     assert [r["id"] for r in db.rows("a")] == [3]
+
+
+def test_state_waiting_on_a_finished_streams_partial_batch_is_released(db: Db) -> None:
+    """A STATE held only by another stream's partial batch is released once other batches commit."""
+    config = {**db.config, "batch_size_rows": 5000}
+    text = singer(
+        schema_msg("a", ITEM, ["id"]),
+        schema_msg("b", ITEM, ["id"]),
+        rec("a", {"id": 1, "qty": 1}),
+        state({"s": "a done"}),
+        *(rec("b", {"id": i, "qty": i}) for i in range(1, 12_001)),
+    )
+    target = TargetFlextOracle(config=config)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.process_lines(io.StringIO(text))
+        emitted_before_end = [json.loads(x) for x in out.getvalue().splitlines()]
+        # The STATE went out only after stream a's row had committed.
+        assert [r["id"] for r in db.rows("a")] == [1]
+        target.process_endofpipe()
+    assert emitted_before_end == [{"s": "a done"}]
+    assert len(db.rows("b")) == 12_000
