@@ -90,6 +90,15 @@ class Bench:
         """Write one run's config file."""
         return _subjects.write_config(self.run_dir / "configs", _slug(name), config)
 
+    def stage(self, label: str, argv: list[str]) -> Stage:
+        """A subject process: run in the scratch folder, with no FLEXT_* settings inherited.
+
+        Stray ``FLEXT_*`` variables (a rate limit, an environment) would change what
+        is measured, and a subject's default files (``.flext/``) belong in scratch.
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXT_")}
+        return Stage(label, argv, env=env, cwd=self.scratch)
+
     def add(self, row: Row) -> Row:
         """Record a row and say so on stderr."""
         self.rows.append(row)
@@ -151,7 +160,7 @@ def _tap_row(
     cfg = bench.config(f"{benchmark}-{label}-{n}", config)
     mark = api.mark()
     result = run_pipeline(
-        [Stage(subject.name, [str(subject.executable), "--config", str(cfg)])],
+        [bench.stage(subject.name, [str(subject.executable), "--config", str(cfg)])],
         log_dir=bench.log_dir(benchmark, label, n),
         sink=bench.sink,
         timeout_s=bench.timeout_s,
@@ -341,7 +350,7 @@ def _target_stages(bench: Bench, subject: _subjects.Subject, peer: bool) -> Stag
                 batch_size=bench.batch_size,
             )
         cfg = bench.config(tag + "-target", config)
-        return [Stage(subject.name, [str(subject.executable), "--config", str(cfg)])]
+        return [bench.stage(subject.name, [str(subject.executable), "--config", str(cfg)])]
 
     return build
 
@@ -420,10 +429,10 @@ def run_e2e_suite(bench: Bench) -> None:
             tap_cfg = bench.config(tag + "-tap", _subjects.tap_rest_api_msdk_config(api.base_url))
             target_cfg = bench.config(tag + "-target", _subjects.target_postgres_config(schema))
             return [
-                Stage(
+                bench.stage(
                     "tap-rest-api-msdk", [str(bench.peer_tap.executable), "--config", str(tap_cfg)]
                 ),
-                Stage(
+                bench.stage(
                     "target-postgres",
                     [str(bench.peer_target.executable), "--config", str(target_cfg)],
                 ),
@@ -444,8 +453,8 @@ def run_e2e_suite(bench: Bench) -> None:
                 ),
             )
             return [
-                Stage("tap-flext-api", [str(bench.tap.executable), "--config", str(tap_cfg)]),
-                Stage(
+                bench.stage("tap-flext-api", [str(bench.tap.executable), "--config", str(tap_cfg)]),
+                bench.stage(
                     "target-flext-oracle",
                     [str(bench.target.executable), "--config", str(target_cfg)],
                 ),
