@@ -197,6 +197,18 @@ def _bad(field: str, value: Any, expected: str) -> Reject:
     return Reject(field, f"expected {expected}, got {type(value).__name__} {shown}")
 
 
+_DATETIME_ISOFORMAT = dt.datetime.isoformat
+
+#: ``v`` (parsed into the aware datetime ``d``) is exactly ``d.isoformat()``:
+#: ``YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM`` with non-zero microseconds (isoformat drops
+#: ``.000000``) and not ``-00:00`` (isoformat writes ``+00:00``). fromisoformat accepted
+#: it, so the fixed positions leave no other layout (no week dates, no ``,`` or ``Z``).
+_CANONICAL_TS = (
+    '(len(v) == 32 and v[10] == "T" and v[19] == "." and v[4] == "-" and v[7] == "-"'
+    ' and v[13] == ":" and v[16] == ":" and v[29] == ":" and d.microsecond'
+    ' and (v[26] == "+" or (v[26] == "-" and v[27:] != "00:00")))'
+)
+
 #: Kinds whose converters apply a ``finish`` step inline (no extra call frame).
 FINISHABLE = frozenset({Kind.NUMBER, Kind.BOOLEAN, Kind.TIMESTAMP, Kind.DATE})
 
@@ -431,13 +443,31 @@ def _fast_paths(
             f"    elif type(v) is Decimal and v.is_finite(): {out.format(i=i, v='v')}",
         ]
     if kind is Kind.TIMESTAMP:
+        stored = out.format(i=i, v="d")
+        if finish is _DATETIME_ISOFORMAT:
+            # ISO text storage: text already in isoformat()'s exact layout (parsed, so
+            # valid) is stored as it came instead of being formatted again.
+            stored = f"r{i} = v if {_CANONICAL_TS} else X{i}(d)"
         return [
             "    elif type(v) is str:",
             "        try:",
             "            d = datetime_fromiso(v)",
             "        except ValueError:",
             "            d = None",
-            f"        if d is not None and d.tzinfo is not None: {out.format(i=i, v='d')}",
+            f"        if d is not None and d.tzinfo is not None: {stored}",
+            f"        else: r{i} = C{i}(v)",
+        ]
+    if kind is Kind.JSON and finish is None:
+        # The converter's encoding inline; anything unusual (NUL, unencodable) goes
+        # to the converter, which raises the reject with its reason.
+        return [
+            "    elif type(v) is dict or type(v) is list:",
+            "        try:",
+            "            t = json_encode(v).decode()",
+            "        except Exception:",
+            "            t = None",
+            # The generated code tests for the six characters \u0000 (msgspec's escape).
+            f'        if t is not None and "\\\\u0000" not in t: r{i} = t',
             f"        else: r{i} = C{i}(v)",
         ]
     if kind is Kind.DATE:
@@ -474,6 +504,7 @@ def compile_row_builder(
         "Decimal": Decimal,
         "datetime_fromiso": dt.datetime.fromisoformat,
         "date_fromiso": dt.date.fromisoformat,
+        "json_encode": _json_encoder.encode,
     }
     lines = ["def build(record):", "    get = record.get"]
     for i, (name, source, column, converter, finish) in enumerate(fields):

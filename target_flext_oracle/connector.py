@@ -613,10 +613,10 @@ def connector_class_for(config: dict[str, Any]) -> type[FlextConnector]:
     Raises:
         TargetConfigError: the URL names a database this target does not load.
     """
-    from target_flext_oracle.dialects import DIALECTS
+    from target_flext_oracle.dialects import connector_for_family
 
     family = TargetSettings.from_config(config).connection.family
     try:
-        return DIALECTS[family]
+        return connector_for_family(family)
     except KeyError:
         raise TargetConfigError(f"no connector for {family!r}") from None

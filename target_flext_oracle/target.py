@@ -19,6 +19,7 @@ Built on the SDK's ``SQLTarget``; three things are ours:
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import sys
 from typing import Any, ClassVar
@@ -40,6 +41,8 @@ from target_flext_oracle.connector import FlextConnector, TableRef, connector_cl
 from target_flext_oracle.sinks import FlextSink
 
 log = get_logger("target_flext_oracle.target")
+
+_AGE_CHECK_EVERY = 1000
 
 
 class TargetFlextOracle(SQLTarget):
@@ -73,6 +76,7 @@ class TargetFlextOracle(SQLTarget):
             tuple[dict[str, Any], dict[int, tuple[FlextSink, int]], int]
         ] = []
         self._check_stalled = False
+        self._age_countdown = _AGE_CHECK_EVERY
         self._last_emitted: str | None = None
         self._held_state: dict[str, Any] | None = None
         self.overwrite_tables: dict[TableRef, TableRef] = {}
@@ -185,7 +189,9 @@ class TargetFlextOracle(SQLTarget):
             # One identity stream map (no transform, no flattening): skip the mapper.
             if direct.accept(record, message_dict, self.message_reader.line_number):  # type: ignore[attr-defined]
                 self.drain_one(direct)
-            self._handle_max_record_age()
+            self._age_countdown -= 1
+            if not self._age_countdown:
+                self._check_record_age()
             return
         maps = self.mapper.stream_maps.get(stream)
         if maps is None:
@@ -210,6 +216,14 @@ class TargetFlextOracle(SQLTarget):
                 self.drain_one(sink)
             if len(maps) == 1 and transformed is record and stream_map.stream_alias == stream:
                 self._direct_sinks[stream] = sink  # type: ignore[assignment]
+        self._age_countdown -= 1
+        if not self._age_countdown:
+            self._check_record_age()
+
+    def _check_record_age(self) -> None:
+        # The SDK's max-record-age drain (5 minutes), checked every _AGE_CHECK_EVERY
+        # records instead of on each one: its clock read costs ~0.5 us per record.
+        self._age_countdown = _AGE_CHECK_EVERY
         self._handle_max_record_age()
 
     # --- state ------------------------------------------------------------------
@@ -348,6 +362,10 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a load
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
+    # Everything imported so far lives for the whole process: keep it out of the
+    # collector's scans (~7% of a large load's CPU). Only in the console script,
+    # never for in-process users of the class.
+    gc.freeze()
     run_plugin_cli("target-flext-oracle", TargetFlextOracle)
 
 
