@@ -198,15 +198,30 @@ def _bad(field: str, value: Any, expected: str) -> Reject:
 
 
 _DATETIME_ISOFORMAT = dt.datetime.isoformat
+_DATE_ISOFORMAT = dt.date.isoformat
+
+
+def utc_isoformat(value: dt.datetime) -> str:
+    """ISO 8601 text of an aware datetime in UTC (``...+00:00``), for databases that parse it.
+
+    At the ends of the calendar (year 1 east of UTC, year 9999 west of it) UTC is
+    outside Python's range; the text then keeps its own offset.
+    """
+    try:
+        return value.astimezone(_UTC).isoformat()
+    except OverflowError:
+        return value.isoformat()
+
 
 #: ``v`` (parsed into the aware datetime ``d``) is exactly ``d.isoformat()``:
 #: ``YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM`` with non-zero microseconds (isoformat drops
-#: ``.000000``) and not ``-00:00`` (isoformat writes ``+00:00``). fromisoformat accepted
-#: it, so the fixed positions leave no other layout (no week dates, no ``,`` or ``Z``).
+#: ``.000000``), or ``YYYY-MM-DDTHH:MM:SS+HH:MM``, and not ``-00:00`` (isoformat
+#: writes ``+00:00``). fromisoformat accepted it, so the fixed positions leave no
+#: other layout (no week dates, no ``,``, no ``Z``, no offset seconds).
 _CANONICAL_TS = (
-    '(len(v) == 32 and v[10] == "T" and v[19] == "." and v[4] == "-" and v[7] == "-"'
-    ' and v[13] == ":" and v[16] == ":" and v[29] == ":" and d.microsecond'
-    ' and (v[26] == "+" or (v[26] == "-" and v[27:] != "00:00")))'
+    '((len(v) == 25 or (len(v) == 32 and v[19] == "." and d.microsecond))'
+    ' and v[10] == "T" and v[4] == "-" and v[7] == "-" and v[13] == ":" and v[16] == ":"'
+    ' and v[-3] == ":" and (v[-6] == "+" or (v[-6] == "-" and v[-5:] != "00:00")))'
 )
 
 #: Kinds whose converters apply a ``finish`` step inline (no extra call frame).
@@ -448,6 +463,8 @@ def _fast_paths(
             # ISO text storage: text already in isoformat()'s exact layout (parsed, so
             # valid) is stored as it came instead of being formatted again.
             stored = f"r{i} = v if {_CANONICAL_TS} else X{i}(d)"
+        elif finish is utc_isoformat:
+            stored = f'r{i} = v if {_CANONICAL_TS} and v[26:] == "+00:00" else X{i}(d)'
         return [
             "    elif type(v) is str:",
             "        try:",
@@ -471,13 +488,17 @@ def _fast_paths(
             f"        else: r{i} = C{i}(v)",
         ]
     if kind is Kind.DATE:
+        stored = out.format(i=i, v="d")
+        if finish is _DATE_ISOFORMAT:
+            # 10 characters that parsed with dashes here are already YYYY-MM-DD.
+            stored = f'r{i} = v if v[4] == "-" and v[7] == "-" else X{i}(d)'
         return [
             "    elif type(v) is str and len(v) == 10:",
             "        try:",
             "            d = date_fromiso(v)",
             "        except ValueError:",
             "            d = None",
-            f"        if d is not None: {out.format(i=i, v='d')}",
+            f"        if d is not None: {stored}",
             f"        else: r{i} = C{i}(v)",
         ]
     return []

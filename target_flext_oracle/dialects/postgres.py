@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from target_flext_oracle._names import IdentifierPolicy
-from target_flext_oracle._types import Kind, LogicalType
-from target_flext_oracle.connector import FlextConnector, TablePlan, TableRef
+from target_flext_oracle._types import Kind, LogicalType, utc_isoformat
+from target_flext_oracle.connector import Adapter, FlextConnector, TablePlan, TableRef
 
 _PG_RESERVED = frozenset(w.upper() for w in postgresql.base.RESERVED_WORDS)
+
+# Timestamps and dates go to COPY as ISO 8601 text (validated by parsing it first):
+# psycopg dumps datetime objects about 4x slower than text, and PostgreSQL parses
+# ISO text exactly. Timestamps are written in UTC so equal instants are equal keys
+# when an upsert batch is deduplicated.
+_ADAPTERS: dict[Kind, Adapter] = {
+    Kind.TIMESTAMP: utc_isoformat,
+    Kind.DATE: dt.date.isoformat,
+}
 
 
 class PostgresConnector(FlextConnector):
@@ -39,6 +49,10 @@ class PostgresConnector(FlextConnector):
         if kind is Kind.JSON:
             return postgresql.JSONB()
         return sa.Text()
+
+    def adapter(self, logical: LogicalType) -> Adapter | None:
+        """Timestamps (in UTC) and dates as ISO text for COPY."""
+        return _ADAPTERS.get(logical.kind)
 
     def add_columns_sql(self, ref: TableRef, fields: Any) -> list[str]:
         """One ``ALTER TABLE`` adding every new column."""

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from target_flext_oracle import SqliteConnector
+from target_flext_oracle import PostgresConnector, SqliteConnector
 from target_flext_oracle._types import (
     Kind,
     LogicalType,
@@ -43,6 +43,10 @@ def _sqlite_builder(kind: LogicalType) -> Any:
         "2024-01-01T00:00:07.746169-05:30",
         "2024-01-01T00:00:07+00:00",
         "20240101T000007.746169+0000",
+        "2024-01-01T00:00Z",
+        "20240101T00Z",
+        "2024-01-01T00:00:07-00:00",
+        "2024-01-01T00:00:07+00:00:30",
     ],
 )
 def test_sqlite_timestamp_text_is_isoformat_of_the_parsed_value(text: str) -> None:
@@ -90,3 +94,42 @@ def test_json_fast_path_still_rejects(value: Any) -> None:
         _sqlite_builder(JSON)({"f": value})
     assert info.value.field == "f"
     assert info.value.reason
+
+
+def _pg_builder(kind: LogicalType) -> Any:
+    finish = PostgresConnector.adapter(PostgresConnector.__new__(PostgresConnector), kind)
+    conv = make_converter("f", kind, kind, strict=True, finish=finish)
+    return compile_row_builder([("f", kind, kind, conv, finish)], strict=True)
+
+
+@given(
+    st.datetimes(
+        timezones=st.builds(
+            dt.timezone, st.integers(-1439, 1439).map(lambda m: dt.timedelta(minutes=m))
+        )
+    ),
+    st.sampled_from(["auto", "milliseconds", "microseconds"]),
+)
+def test_postgres_timestamps_go_to_copy_as_utc_iso_text(value: dt.datetime, spec: str) -> None:
+    """PostgreSQL gets the instant as UTC ISO text (equal instants give equal keys)."""
+    text = value.isoformat(timespec=spec)
+    (stored,) = _pg_builder(TS)({"f": text})
+    parsed = dt.datetime.fromisoformat(text)
+    assert dt.datetime.fromisoformat(stored) == parsed
+    if dt.datetime(1, 2, 1, tzinfo=dt.UTC) < parsed < dt.datetime(9999, 12, 1, tzinfo=dt.UTC):
+        assert stored == parsed.astimezone(dt.UTC).isoformat()
+
+
+def test_postgres_dates_and_bad_timestamps() -> None:
+    """Dates go as ISO text; bad timestamps are rejected; calendar ends keep their offset."""
+    edge = "0001-01-01T00:00:00+05:00"
+    assert _pg_builder(TS)({"f": edge}) == (edge,)
+    assert _pg_builder(LogicalType(Kind.DATE))({"f": "2024-02-29"}) == ("2024-02-29",)
+    with pytest.raises(Reject, match="ISO 8601"):
+        _pg_builder(TS)({"f": "2024-02-30T00:00:00+00:00"})
+
+
+@pytest.mark.parametrize("text", ["2024-02-29", "2024-W09-4", "20240229"])
+def test_sqlite_dates_are_stored_as_yyyy_mm_dd(text: str) -> None:
+    """Every accepted date layout is stored as YYYY-MM-DD."""
+    assert _sqlite_builder(LogicalType(Kind.DATE))({"f": text}) == ("2024-02-29",)
