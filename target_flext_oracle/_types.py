@@ -505,7 +505,10 @@ def _fast_paths(
 
 
 def compile_row_builder(
-    fields: list[tuple[str, LogicalType, LogicalType, Converter, Any]], *, strict: bool
+    fields: list[tuple[str, LogicalType, LogicalType, Converter, Any]],
+    *,
+    strict: bool,
+    required: frozenset[str] = frozenset(),
 ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """Generate one function turning a record into a row tuple.
 
@@ -520,12 +523,15 @@ def compile_row_builder(
     Args:
         fields: (field name, source type, column type, converter, finish) per column.
         strict: The converters' mode (decides whether maxLength is checked inline).
+        required: Fields whose missing or null value rejects the record.
     """
     namespace: dict[str, Any] = {
         "Decimal": Decimal,
         "datetime_fromiso": dt.datetime.fromisoformat,
         "date_fromiso": dt.date.fromisoformat,
         "json_encode": _json_encoder.encode,
+        "Reject": Reject,
+        "MISSING": "required field is missing or null",
     }
     lines = ["def build(record):", "    get = record.get"]
     for i, (name, source, column, converter, finish) in enumerate(fields):
@@ -533,7 +539,10 @@ def compile_row_builder(
         namespace[f"C{i}"] = converter
         namespace[f"X{i}"] = finish
         lines.append(f"    v = get(F{i})")
-        lines.append(f"    if v is None: r{i} = None")
+        if name in required:
+            lines.append(f"    if v is None: raise Reject(F{i}, MISSING)")
+        else:
+            lines.append(f"    if v is None: r{i} = None")
         lines += _fast_paths(i, source, column, strict=strict, finish=finish)
         lines.append(f"    else: r{i} = C{i}(v)")
     lines.append("    return (" + "".join(f"r{i}, " for i in range(len(fields))) + ")")

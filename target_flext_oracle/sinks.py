@@ -148,12 +148,13 @@ class FlextSink(SQLSink[FlextConnector]):
             finish = self.connector.adapter(fp.target)
             conv = make_converter(fp.field, fp.source, fp.target, strict=strict, finish=finish)
             specs.append((fp.field, fp.source, fp.target, conv, finish))
-        self._build_row = compile_row_builder(specs, strict=strict)
+        # Required fields are checked inside the row builder (one dict lookup each).
+        required = frozenset(fp.field for fp in self.plan.fields if strict and not fp.nullable)
+        self._build_row = compile_row_builder(specs, strict=strict, required=required)
         self._quality = self._flext_target.validator
         self._records: list[dict[str, Any]] = []
         if self._quality is not None:
             self._quality.register_stream(self.stream_name, self.schema, self._quality_keys)
-        self._required = [fp.field for fp in self.plan.fields if strict and not fp.nullable]
         self._key_index = [self._fields.index(k) for k in self._key_fields]
         self._field_set = frozenset(self._fields)
         self._field_count = len(self._field_set)
@@ -186,9 +187,6 @@ class FlextSink(SQLSink[FlextConnector]):
         if len(record) > self._field_count:
             self._warn_unknown(record)
         try:
-            for name in self._required:
-                if record.get(name) is None:
-                    raise Reject(name, "required field is missing or null")
             row = self._build_row(record)
             if self._empty_key_is_null:
                 for pos, i in enumerate(self._key_index):

@@ -133,3 +133,18 @@ def test_postgres_dates_and_bad_timestamps() -> None:
 def test_sqlite_dates_are_stored_as_yyyy_mm_dd(text: str) -> None:
     """Every accepted date layout is stored as YYYY-MM-DD."""
     assert _sqlite_builder(LogicalType(Kind.DATE))({"f": text}) == ("2024-02-29",)
+
+
+def test_required_fields_reject_missing_and_null_but_not_falsy_values() -> None:
+    """A required field that is absent or null rejects the record; 0, False and "" do not."""
+    kinds = [LogicalType(Kind.INTEGER), LogicalType(Kind.BOOLEAN), LogicalType(Kind.STRING)]
+    specs = [
+        (f"f{i}", lt, lt, make_converter(f"f{i}", lt, lt, strict=True), None)
+        for i, lt in enumerate(kinds)
+    ]
+    build = compile_row_builder(specs, strict=True, required=frozenset({"f0", "f1", "f2"}))
+    assert build({"f0": 0, "f1": False, "f2": ""}) == (0, False, "")
+    for record in ({"f0": 0, "f1": False}, {"f0": 0, "f1": None, "f2": ""}):
+        with pytest.raises(Reject, match="required field is missing or null") as info:
+            build(record)
+        assert info.value.field in {"f1", "f2"} - {k for k, v in record.items() if v is not None}
