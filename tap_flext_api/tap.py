@@ -50,6 +50,8 @@ class TapFlextApi(Tap):
     """
 
     name = "tap-flext-api"
+    #: The distribution that installs this plugin (for its version in --about).
+    package_name = "flext-meltano"
     config_jsonschema: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     # Discovery reads the API (entity list, describe), so --discover validates config.
     dynamic_catalog = True

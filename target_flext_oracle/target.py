@@ -49,6 +49,8 @@ class TargetFlextOracle(SQLTarget):
     """Singer target for Oracle, PostgreSQL and SQLite (the embedded default)."""
 
     name = "target-flext-oracle"
+    #: The distribution that installs this plugin (for its version in --about).
+    package_name = "flext-meltano"
     default_sink_class = FlextSink
     message_reader_class = FastSingerReader
     config_jsonschema: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
