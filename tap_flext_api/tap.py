@@ -22,8 +22,8 @@ from flext_infra.http import (
     create_http_client,
 )
 from flext_infra.observability import configure_logging, get_logger, redactor
-from flext_infra.runtime import current_run, run_plugin_cli
-from flext_infra.settings import FlextSettings, load_settings
+from flext_infra.runtime import current_settings, run_plugin_cli
+from flext_infra.settings import FlextSettings
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._schema import infer_schema
 from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
@@ -98,7 +98,7 @@ class TapFlextApi(Tap):
             except ValueError as exc:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
             redactor.add(str(self.config[k]) for k in _SECRET_SETTINGS if self.config.get(k))
-            self._infra_settings = _infra_settings()
+            self._infra_settings = current_settings()
             # Again after the SDK's CLI set up its own console handler: ours replaces it.
             configure_logging(self._infra_settings)
             self._tap_settings = settings
@@ -314,12 +314,6 @@ def _parents_first(definitions: Iterable[StreamDefinition]) -> list[StreamDefini
             done.add(d.name)
             del pending[d.name]
     return ordered
-
-
-def _infra_settings() -> FlextSettings:
-    """The FLEXT_* settings: the plugin runtime's container's, else read afresh (embedded use)."""
-    run = current_run()
-    return run.container.resolve(FlextSettings) if run is not None else load_settings()
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from the already-validated config and resolves the aliases (``batch_size`` ->
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from flext_infra.runtime import current_settings
 from target_flext_oracle._errors import TargetConfigError
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -279,9 +279,8 @@ class TargetSettings:
 
 
 def _data_dir() -> Path:
-    # The infrastructure's data dir (FLEXT_DATA_DIR); read directly so a
-    # broken unrelated FLEXT_* variable cannot stop the target from starting.
-    return Path(os.environ.get("FLEXT_DATA_DIR") or ".flext")
+    # The infrastructure's data dir (FLEXT_DATA_DIR), from the plugin runtime's settings.
+    return current_settings().data_dir
 
 
 _ORACLE_FIELDS = (

@@ -3,9 +3,17 @@
 from flext_infra.runtime._plugin import (
     PluginRun,
     current_run,
+    current_settings,
     is_sync_invocation,
     plugin_run,
     run_plugin_cli,
 )
 
-__all__ = ["PluginRun", "current_run", "is_sync_invocation", "plugin_run", "run_plugin_cli"]
+__all__ = [
+    "PluginRun",
+    "current_run",
+    "current_settings",
+    "is_sync_invocation",
+    "plugin_run",
+    "run_plugin_cli",
+]

@@ -30,7 +30,7 @@ from typing import Any
 from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
 from flext_infra.observability import bind_context, configure_logging, get_logger
-from flext_infra.settings import FlextSettings
+from flext_infra.settings import FlextSettings, load_settings
 
 _INFO_FLAGS = frozenset({"--about", "--help", "--version"})
 _NOT_A_SYNC = _INFO_FLAGS | {"--discover", "--test"}
@@ -65,6 +65,16 @@ def current_run() -> PluginRun | None:
 
 def _flags(argv: Sequence[str]) -> set[str]:
     return {arg.split("=", 1)[0] for arg in argv}
+
+
+def current_settings() -> FlextSettings:
+    """The ``FLEXT_*`` settings of this process: the runtime container's, else read afresh.
+
+    Plugins call this instead of reading the environment themselves, so that a
+    plugin process has one source of settings (embedded use has no runtime).
+    """
+    run = current_run()
+    return run.container.resolve(FlextSettings) if run is not None else load_settings()
 
 
 def is_sync_invocation(argv: Sequence[str]) -> bool:

@@ -152,3 +152,16 @@ def test_run_plugin_cli_runs_the_command_with_one_log_pipeline(
     run_plugin_cli("tap-x", Plugin)
     assert Plugin.calls == ["run"]
     assert capsys.readouterr().err.count("from the sdk") == 1
+
+
+def test_current_settings_come_from_the_runtime_container(
+    alert_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a plugin run the settings are the container's; outside they are read afresh."""
+    from flext_infra import FlextSettings
+    from flext_infra.runtime import current_settings
+
+    with plugin_run("tap-x", environment="test", argv=[]) as run:
+        assert current_settings() is run.container.resolve(FlextSettings)
+    monkeypatch.setenv("FLEXT_DATA_DIR", "/tmp/flext-elsewhere")
+    assert str(current_settings().data_dir) == "/tmp/flext-elsewhere"
