@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
+import structlog
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
@@ -99,8 +100,10 @@ class TapFlextApi(Tap):
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
             redactor.add(str(self.config[k]) for k in _SECRET_SETTINGS if self.config.get(k))
             self._infra_settings = current_settings()
-            # Again after the SDK's CLI set up its own console handler: ours replaces it.
-            configure_logging(self._infra_settings)
+            if not structlog.is_configured():
+                # Embedded without the runtime: unconfigured structlog would print to
+                # stdout, which carries Singer messages. (run_plugin_cli configures it.)
+                configure_logging(self._infra_settings)
             self._tap_settings = settings
         return self._tap_settings
 
