@@ -4,13 +4,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
+# The interpreter may run with PYTHONDONTWRITEBYTECODE=1 (this machine does), and
+# then every start would recompile every module: compile once, as pip would.
+COMPILE := $(PY) -m compileall -q -j0 flext_infra tap_flext_api target_flext_oracle >/dev/null
 
 .PHONY: setup demo test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --python $(PY) -e . --group dev
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e . --group dev
+	@$(COMPILE)
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its dev group
@@ -35,4 +39,5 @@ clean:
 
 .PHONY: bench
 bench: setup  ## tap, target and end-to-end benchmarks vs the peers (BENCH_ARGS=--quick for a smoke run)
+	@$(COMPILE)
 	$(PY) -m benchmarks $(BENCH_ARGS)

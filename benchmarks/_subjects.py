@@ -107,6 +107,7 @@ def ensure_peer(spec: PeerSpec, *, install: bool = True) -> Subject:
                 "pip",
                 "install",
                 "--quiet",
+                "--compile-bytecode",
                 "--python",
                 str(venv / "bin" / "python"),
                 *spec.packages,
