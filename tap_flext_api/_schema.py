@@ -17,6 +17,33 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+_KINDS: dict[type, str] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    decimal.Decimal: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
+
+
+def _kind_of(value: Any) -> str:
+    """The JSON type of a value whose exact type is not in ``_KINDS``."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float | decimal.Decimal):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"  # str subclasses and anything else (stored as text)
+
+
 class _Node:
     """What was seen at one position: JSON types, string formats, children."""
 
@@ -27,35 +54,35 @@ class _Node:
         self.items: _Node | None = None
 
     def add(self, value: Any) -> None:
-        if value is None:
-            self.types.add("null")
-        elif isinstance(value, bool):
-            self.types.add("boolean")
-        elif isinstance(value, int):
-            self.types.add("integer")
-        elif isinstance(value, float | decimal.Decimal):
-            self.types.add("number")
-        elif isinstance(value, str):
-            self.types.add("string")
-            if _DATETIME.match(value):
-                self.formats.add("date-time")
+        kind = _KINDS.get(type(value))
+        if kind is None:  # subclasses and anything unexpected
+            kind = _kind_of(value)
+        self.types.add(kind)
+        if kind == "string":
+            formats = self.formats
+            # Only a single format survives into the schema: once a plain string
+            # or two different formats were seen, further checks cannot matter.
+            if len(formats) > 1 or None in formats or not isinstance(value, str):
+                formats.add(None)
+            elif _DATETIME.match(value):
+                formats.add("date-time")
             elif _DATE.match(value):
-                self.formats.add("date")
+                formats.add("date")
             else:
-                self.formats.add(None)
-        elif isinstance(value, dict):
-            self.types.add("object")
+                formats.add(None)
+        elif kind == "object":
+            properties = self.properties
             for key, item in value.items():
-                self.properties.setdefault(key, _Node()).add(item)
-        elif isinstance(value, list):
-            self.types.add("array")
+                node = properties.get(key)
+                if node is None:
+                    node = properties[key] = _Node()
+                node.add(item)
+        elif kind == "array":
             if self.items is None:
                 self.items = _Node()
+            add = self.items.add
             for item in value:
-                self.items.add(item)
-        else:
-            self.types.add("string")
-            self.formats.add(None)
+                add(item)
 
     def schema(self) -> dict[str, Any]:
         types = set(self.types)

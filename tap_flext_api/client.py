@@ -326,6 +326,10 @@ class FlextApiStream(RESTStream[PageRequest]):
             else:
                 yield from self._newer_than(page.records, keep_from)
 
+    def sample_pages(self, context: Context | None) -> Generator[Page, None, None]:
+        """The stream's pages, decoded, for schema inference (closed by the caller)."""
+        yield from self._pages(context, raw=False)
+
     def _pages(self, context: Context | None, *, raw: bool) -> Iterator[Page]:
         """Every page of the stream, walked by the paginator under the safety net.
 

@@ -260,16 +260,15 @@ class TapFlextApi(Tap):
     ) -> list[dict[str, Any]]:
         probe = cls(self, schema={"type": "object", "properties": {}})
         records: list[dict[str, Any]] = []
-        generator = iter(probe.request_records(context))
+        walk = probe.sample_pages(context)
         try:
-            for record in generator:
-                if probe.pages_read > pages:
+            # Stop after the last sampled page, before the next one is requested.
+            for number, page in enumerate(walk, 1):
+                records.extend(page.records)
+                if number >= pages:
                     break
-                records.append(record)
         finally:
-            close = getattr(generator, "close", None)
-            if close is not None:
-                close()
+            walk.close()
         if not records:
             msg = f"stream '{probe.name}': no records to infer a schema from; give 'schema'"
             raise FatalAPIError(msg)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, Any
 
 from flext_infra.database._errors import DatabaseConfigurationError
 from flext_infra.database._manager import DatabaseManager, normalize_url
 from flext_infra.database._oracle import OracleConnectionManager
 from flext_infra.settings import DatabaseSettings, FlextSettings, OracleSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 #: Either manager; both have ``dialect``, ``target``, ``acquire()``, ``engine()``,
 #: ``health()`` and ``dispose()``.

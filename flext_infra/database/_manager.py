@@ -13,12 +13,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
+from flext_infra._lazy import lazy_module
 from flext_infra._result import Result
 from flext_infra.database._base import DatabaseHealth, _Leases
 from flext_infra.database._errors import (
@@ -29,6 +26,13 @@ from flext_infra.database._errors import (
 from flext_infra.database._sqlite import AdaptingConnection
 from flext_infra.observability import get_logger, redactor
 from flext_infra.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import URL, Engine
+else:
+    # Imported on first use: a tap builds the container but never opens a database.
+    sa = lazy_module("sqlalchemy")
 
 _log = get_logger("flext.database")
 
@@ -121,8 +125,8 @@ def normalize_url(url: str | URL) -> URL:
         DatabaseConfigurationError: the URL cannot be parsed.
     """
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
         # The message would echo the URL, password included: describe it instead.
         raise DatabaseConfigurationError(
             f"{DatabaseSettings.variable('url')}: not a SQLAlchemy URL ({type(exc).__name__})"
@@ -173,12 +177,12 @@ class DatabaseManager:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self._target = self.url.render_as_string(hide_password=True)
         try:
-            self._engine = create_engine(self.url, echo=echo, **self._profile.engine_kwargs())
-        except (SQLAlchemyError, ImportError) as exc:
+            self._engine = sa.create_engine(self.url, echo=echo, **self._profile.engine_kwargs())
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise DatabaseConfigurationError(
                 f"cannot build an engine for {self._target}: {type(exc).__name__}: {exc}"
             ) from None
-        event.listen(self._engine, "connect", self._on_connect)
+        sa.event.listen(self._engine, "connect", self._on_connect)
         self._leases = _Leases()
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
@@ -293,7 +297,7 @@ class DatabaseManager:
 
 
 def _is_driver_error(exc: BaseException) -> bool:
-    if isinstance(exc, SQLAlchemyError | sqlite3.Error):
+    if isinstance(exc, sa.exc.SQLAlchemyError | sqlite3.Error):
         return True
     # psycopg is imported only when a PostgreSQL URL is used; look it up, don't import it.
     psycopg = sys.modules.get("psycopg")

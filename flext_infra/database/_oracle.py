@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import oracledb
-
+from flext_infra._lazy import lazy_module
 from flext_infra._result import Result
 from flext_infra.database._base import DatabaseHealth, _Leases
 from flext_infra.database._errors import (
@@ -33,7 +32,10 @@ from flext_infra.observability import get_logger, redactor
 from flext_infra.settings import OracleSettings
 
 if TYPE_CHECKING:
+    import oracledb
     from sqlalchemy.engine import Engine
+else:
+    oracledb = lazy_module("oracledb")
 
 _log = get_logger("flext.database.oracle")
 

@@ -8,19 +8,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import oracledb
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from flext_infra._lazy import lazy_module
 from flext_infra.database._errors import DatabaseConfigurationError, WalletError
 from flext_infra.settings import OracleSettings
 
-_GETMODES: dict[str, Any] = {
-    "wait": oracledb.POOL_GETMODE_WAIT,
-    "nowait": oracledb.POOL_GETMODE_NOWAIT,
-    "forceget": oracledb.POOL_GETMODE_FORCEGET,
-    "timedwait": oracledb.POOL_GETMODE_TIMEDWAIT,
+if TYPE_CHECKING:
+    import oracledb
+else:
+    oracledb = lazy_module("oracledb")
+
+#: pool_getmode setting -> the name of python-oracledb's constant.
+_GETMODES: dict[str, str] = {
+    "wait": "POOL_GETMODE_WAIT",
+    "nowait": "POOL_GETMODE_NOWAIT",
+    "forceget": "POOL_GETMODE_FORCEGET",
+    "timedwait": "POOL_GETMODE_TIMEDWAIT",
 }
 
 _SIMPLE_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
@@ -213,7 +219,7 @@ def build_pool_params(
         "min": s.pool_min,
         "max": s.pool_max,
         "increment": s.pool_increment,
-        "getmode": _GETMODES[s.pool_getmode],
+        "getmode": getattr(oracledb, _GETMODES[s.pool_getmode]),
         "homogeneous": True,
         "max_lifetime_session": s.max_lifetime_session,
         "ping_interval": s.ping_interval,

@@ -227,6 +227,26 @@ def test_inference_detects_timestamps_and_numbers() -> None:
     assert schema["properties"]["n"] == {"type": ["number", "null"]}
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["2024-01-01", "2024-01-02"], "date"),
+        (["2024-01-01T00:00:00Z", None, "2024-01-02 10:00"], "date-time"),
+        (["2024-01-01T00:00:00Z", "soon", "2024-01-02T00:00:00Z"], None),
+        (["plain", "2024-01-01T00:00:00Z"], None),
+        (["2024-01-01", "2024-01-01T00:00:00Z", "2024-01-03"], None),
+        ([" 2024-01-01"], None),
+    ],
+)
+def test_inference_gives_a_format_only_when_every_string_has_it(
+    values: list[str | None], expected: str | None
+) -> None:
+    """One plain string, or two different formats, anywhere in the sample: no format."""
+    prop = infer_schema([{"v": v} for v in values])["properties"]["v"]
+    assert prop.get("format") == expected
+    assert prop["type"] == ["string", "null"]
+
+
 def test_writer_buffers_records_until_a_state_message(monkeypatch: pytest.MonkeyPatch) -> None:
     """RECORD lines stay buffered until a STATE message, which flushes them first, in order."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
