@@ -20,42 +20,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
 LAUNCHER = Path(__file__).resolve().with_name("_launch.py")
+COUNTER = Path(__file__).resolve().with_name("_count.py")
 
 #: Bigger pipes mean fewer context switches between a fast writer and its reader.
 _PIPE_BYTES = 1 << 20
-_READ_CHUNK = 1 << 20
-
-#: How a RECORD message starts, in the compact and the spaced JSON styles writers use.
-RECORD_MARKERS: tuple[bytes, ...] = (b'"type":"RECORD"', b'"type": "RECORD"')
-
-
-class RecordCounter:
-    """Counts Singer RECORD messages in a byte stream fed in arbitrary chunks.
-
-    Each marker keeps the last ``len(marker) - 1`` bytes of the previous chunk, so
-    a marker split across two chunks is counted once and never twice.
-    """
-
-    def __init__(self, markers: Iterable[bytes] = RECORD_MARKERS) -> None:
-        self._markers = tuple(markers)
-        self._tails = [b""] * len(self._markers)
-        self.count = 0
-        self.bytes = 0
-
-    def feed(self, chunk: bytes) -> None:
-        """Count the markers that end inside ``chunk``."""
-        self.bytes += len(chunk)
-        for i, marker in enumerate(self._markers):
-            window = self._tails[i] + chunk
-            self.count += window.count(marker)
-            keep = len(marker) - 1
-            self._tails[i] = window[-keep:] if keep else b""
 
 
 @dataclass(frozen=True)
@@ -138,8 +112,9 @@ def run_pipeline(
         stages: The processes, first to last; each one's stdout feeds the next one's stdin.
         log_dir: Each stage's stderr goes to ``<log_dir>/<label>.stderr``.
         stdin_path: A file given to the first stage as stdin (default: empty stdin).
-        sink: ``devnull`` sends the last stage's stdout to /dev/null; ``count`` reads it
-            in the harness and counts RECORD messages (then discards it).
+        sink: ``devnull`` sends the last stage's stdout to /dev/null; ``count`` pipes it
+            to a counting process (``_count.py``) that counts RECORD messages and
+            discards them.
         timeout_s: The whole pipeline is killed (its process groups) past this.
 
     Returns:
@@ -148,17 +123,11 @@ def run_pipeline(
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
-    counter = RecordCounter() if sink == "count" else None
+    counting = sink == "count"
+    count_path = log_dir / "count.json"
+    count_path.unlink(missing_ok=True)
     stderr_paths = [log_dir / f"{stage.label}.stderr" for stage in stages]
     report_paths = [log_dir / f"{stage.label}.rusage.json" for stage in stages]
-    first_record: list[float] = []
-
-    def reader(stream: IO[bytes], into: RecordCounter) -> None:
-        fd = stream.fileno()
-        while chunk := os.read(fd, _READ_CHUNK):
-            into.feed(chunk)
-            if not first_record and into.count:
-                first_record.append(time.monotonic())
 
     stdin_file = stdin_path.open("rb") if stdin_path is not None else None
     threads: list[threading.Thread] = []
@@ -168,7 +137,7 @@ def run_pipeline(
         previous: IO[bytes] | None = stdin_file
         for index, stage in enumerate(stages):
             last = index == len(stages) - 1
-            stdout = subprocess.DEVNULL if (last and counter is None) else subprocess.PIPE
+            stdout = subprocess.DEVNULL if (last and not counting) else subprocess.PIPE
             report_paths[index].unlink(missing_ok=True)
             argv = [sys.executable, "-S", "-E", str(LAUNCHER), str(report_paths[index]), "--"]
             with stderr_paths[index].open("wb") as err:
@@ -187,11 +156,18 @@ def run_pipeline(
                 previous.close()
             _widen_pipe(proc.stdout)
             previous = proc.stdout
-        threads = [threading.Thread(target=proc.wait, daemon=True) for proc in procs]
-        if counter is not None and procs[-1].stdout is not None:
-            threads.append(
-                threading.Thread(target=reader, args=(procs[-1].stdout, counter), daemon=True)
+        if counting and previous is not None:
+            # Its own process (see _count.py); not timed, and not a stage.
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-S", "-E", str(COUNTER), str(count_path)],
+                    stdin=previous,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             )
+            previous.close()
+        threads = [threading.Thread(target=proc.wait, daemon=True) for proc in procs]
         for thread in threads:
             thread.start()
         deadline = started + timeout_s
@@ -223,8 +199,12 @@ def run_pipeline(
     ends = [r["end"] for r in reports if r is not None]
     origin = min(starts) if len(starts) == len(stages) else started
     finish = max(ends) if len(ends) == len(stages) else harness_end
+    counted = _read_report(count_path) if counting else None
+    first = counted.get("first_record") if counted is not None else None
     results = []
-    for stage, proc, report, err_path in zip(stages, procs, reports, stderr_paths, strict=True):
+    for stage, proc, report, err_path in zip(
+        stages, procs[: len(stages)], reports, stderr_paths, strict=True
+    ):
         if report is not None:
             code: int | None = int(report["returncode"])
             rss, end = int(report["maxrss_kib"]), float(report["end"])
@@ -235,9 +215,9 @@ def run_pipeline(
     return PipelineResult(
         seconds=finish - origin,
         stages=tuple(results),
-        records_out=counter.count if counter is not None else None,
-        bytes_out=counter.bytes if counter is not None else None,
-        first_record_s=first_record[0] - origin if first_record else None,
+        records_out=int(counted["count"]) if counted is not None else None,
+        bytes_out=int(counted["bytes"]) if counted is not None else None,
+        first_record_s=first - origin if first is not None else None,
         timed_out=timed_out,
     )
 

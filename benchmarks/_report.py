@@ -69,6 +69,26 @@ def with_ratio(row: Row, baseline: Row | None) -> Row:
     return replace(row, ratio=ratio(row.rate, baseline.rate))
 
 
+def median_row(rows: Sequence[Row]) -> Row:
+    """The median of repeated runs of one subject (by time), noting every run's time.
+
+    A run that was not ``ok`` is returned instead: a failure is never hidden by
+    the other runs. With an even count the slower middle run is taken.
+    """
+    if not rows:
+        raise ValueError("no runs")
+    for row in rows:
+        if row.status != "ok" or row.seconds is None:
+            return row
+    if len(rows) == 1:
+        return rows[0]
+    ordered = sorted(rows, key=lambda r: r.seconds or 0.0)
+    middle = ordered[len(ordered) // 2]
+    times = ", ".join(f"{r.seconds:.2f}" for r in rows)
+    note = f"{middle.subject} into {middle.into}: median of {len(rows)} runs ({times} s)"
+    return replace(middle, notes=(*middle.notes, note))
+
+
 def throughput_verdict(row: Row, min_rate: float, min_ratio: float | None) -> Row:
     """Attach the goal text and whether the row meets it.
 

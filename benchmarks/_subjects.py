@@ -1,8 +1,11 @@
-"""The programs being measured: ours (from the project venv) and the peers (own venvs).
+"""The programs being measured, each in its own virtualenv, as Meltano installs plugins.
 
 Peers are installed with uv into ``benchmarks/.venvs/<name>`` (gitignored) the
 first time they are needed, so their dependencies (an older singer-sdk,
-psycopg2, ...) never touch the project's environment.
+psycopg2, ...) never touch the project's environment. Ours are reinstalled
+from the working tree into ``benchmarks/.venvs/flext-meltano`` at every run:
+the project's ``.venv`` also holds the dev tools, and some of them change
+what a plugin imports (Meltano brings rich, which structlog then loads).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from benchmarks import _dataset, _services
 BENCH_DIR = Path(__file__).resolve().parent
 VENVS_DIR = BENCH_DIR / ".venvs"
 PROJECT_BIN = Path(sys.executable).parent
+PROJECT_DIR = BENCH_DIR.parent
+#: The distribution that carries both of our plugins.
+OURS = "flext-meltano"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,30 @@ def _probe(name: str, exe: Path, *args: str) -> Subject:
     return Subject(name, exe, version=version, probe_s=probe_s)
 
 
+def _install(venv: Path, packages: list[str]) -> str:
+    """Install ``packages`` into ``venv`` (created if missing), bytecode compiled as pip does.
+
+    Returns:
+        The reason it failed, or "" when it worked.
+    """
+    uv = _uv()
+    if uv is None:
+        return "uv not found to install it"
+    steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(venv)]]
+    if (venv / "bin" / "python").exists():
+        steps = []
+    steps.append(
+        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
+         str(venv / "bin" / "python"), *packages]
+    )  # fmt: skip
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False, timeout=900)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()
+            return "install failed: " + (tail[-1] if tail else "no output")
+    return ""
+
+
 def ensure_peer(spec: PeerSpec, *, install: bool = True) -> Subject:
     """The peer's console script, installing it into its own venv if it is missing."""
     venv = VENVS_DIR / spec.name
@@ -97,38 +127,34 @@ def ensure_peer(spec: PeerSpec, *, install: bool = True) -> Subject:
     if not exe.exists():
         if not install:
             return Subject(spec.name, None, f"not installed in {venv} (run without --no-install)")
-        uv = _uv()
-        if uv is None:
-            return Subject(spec.name, None, "uv not found to install it")
-        steps = [
-            [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--compile-bytecode",
-                "--python",
-                str(venv / "bin" / "python"),
-                *spec.packages,
-            ],
-        ]
         print(f"installing {spec.name} into {venv} ...", file=sys.stderr, flush=True)
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, check=False, timeout=900)
-            if done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()
-                return Subject(
-                    spec.name, None, "install failed: " + (tail[-1] if tail else "no output")
-                )
+        failed = _install(venv, list(spec.packages))
+        if failed:
+            return Subject(spec.name, None, failed)
         if not exe.exists():
             return Subject(spec.name, None, f"installed, but {exe} is missing")
     return _probe(spec.name, exe, "--version")
 
 
-def ours(script: str) -> Subject:
-    """One of the project's console scripts, checked with ``--about --format=json``."""
-    exe = PROJECT_BIN / script
+def install_ours(*, install: bool = True) -> Path:
+    """The bin folder holding our console scripts: a fresh install of the working tree.
+
+    With ``install=False`` (``--no-install``), or if installing fails, the
+    project's own ``.venv`` is used, and a message on stderr says so.
+    """
+    venv = VENVS_DIR / OURS
+    if install:
+        print(f"installing {OURS} (working tree) into {venv} ...", file=sys.stderr, flush=True)
+        failed = _install(venv, ["--reinstall-package", OURS, str(PROJECT_DIR)])
+        if not failed:
+            return venv / "bin"
+        print(f"{failed}; measuring the project .venv instead", file=sys.stderr, flush=True)
+    return PROJECT_BIN
+
+
+def ours(script: str, bin_dir: Path = PROJECT_BIN) -> Subject:
+    """One of our console scripts in ``bin_dir``, checked with ``--about --format=json``."""
+    exe = bin_dir / script
     if not exe.exists():
         return Subject(script, None, f"console script {exe} not installed")
     return _probe(script, exe, "--about", "--format=json")

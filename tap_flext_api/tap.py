@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import weakref
 from collections.abc import Iterable
@@ -325,4 +326,7 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a sync
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
+    # Everything imported so far lives for the whole process: keep it out of the
+    # collector's scans (~2% of a 200k-record sync), as target-flext-oracle does.
+    gc.freeze()
     run_plugin_cli("tap-flext-api", TapFlextApi)

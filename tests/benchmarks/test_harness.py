@@ -12,7 +12,8 @@ import fastjsonschema
 import pytest
 
 from benchmarks import _dataset, _report, _services
-from benchmarks._process import RecordCounter, Stage, run_pipeline
+from benchmarks._count import RecordCounter
+from benchmarks._process import Stage, run_pipeline
 from benchmarks._report import Row
 
 
@@ -290,6 +291,8 @@ def test_pipeline_counts_records_and_reports_each_stage_exit_code(tmp_path: Path
     )
     assert result.ok
     assert result.records_out == 7
+    assert result.first_record_s is not None
+    assert 0 <= result.first_record_s <= result.seconds
     assert [s.returncode for s in result.stages] == [0, 0]
     failing = run_pipeline(
         [Stage("fail", [sys.executable, "-c", "import sys; sys.exit('boom')"])],
@@ -298,3 +301,22 @@ def test_pipeline_counts_records_and_reports_each_stage_exit_code(tmp_path: Path
     )
     assert not failing.ok
     assert failing.failure() == "fail exited 1: boom"
+
+
+def test_median_row_reports_the_middle_run_and_every_time() -> None:
+    """Three runs: the middle one by time is reported, with all three times in a note."""
+    runs = [Row("tap", "ours", "counter", records=100, seconds=s) for s in (2.0, 1.0, 3.0)]
+    median = _report.median_row(runs)
+    assert median.seconds == 2.0
+    assert median.notes == ("ours into counter: median of 3 runs (2.00, 1.00, 3.00 s)",)
+    assert _report.median_row(runs[:2]).seconds == 2.0  # even count: the slower middle run
+    assert _report.median_row(runs[:1]) is runs[0]
+
+
+def test_median_row_never_hides_a_failed_run() -> None:
+    """One failed run among good ones makes the reported row the failure."""
+    failed = Row("tap", "ours", "counter", records=100, status="failed", reason="exit 1")
+    runs = [Row("tap", "ours", "counter", records=100, seconds=1.0), failed]
+    assert _report.median_row(runs) is failed
+    with pytest.raises(ValueError, match="no runs"):
+        _report.median_row([])
