@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flext_infra.http._httpx import (
-    BaseTransport,
-    CacheOptions,
-    CacheTransport,
-    Request,
-    Response,
-    SqliteStorage,
-)
+from flext_infra.http import _httpx
+from flext_infra.http._httpx import BaseTransport, Request, Response
 from flext_infra.http._observe import NO_CACHE, HttpMetrics, host_of, log, mask_url
+
+if TYPE_CHECKING:
+    from hishel import SqliteStorage
 
 
 def open_storage(path: Path | None, max_bytes: int | None = None) -> SqliteStorage:
@@ -39,7 +37,7 @@ def open_storage(path: Path | None, max_bytes: int | None = None) -> SqliteStora
     connection = sqlite3.connect(
         ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
     )
-    return SqliteStorage(connection=connection, max_size=max_bytes)
+    return _httpx.SqliteStorage(connection=connection, max_size=max_bytes)
 
 
 class CacheLayer(BaseTransport):
@@ -57,8 +55,8 @@ class CacheLayer(BaseTransport):
         self.storage = open_storage(path, max_bytes)
         self.inner = inner
         self.path = path
-        self._cache = CacheTransport(
-            next_transport=inner, storage=self.storage, rfc=CacheOptions(shared=False)
+        self._cache = _httpx.CacheTransport(
+            next_transport=inner, storage=self.storage, rfc=_httpx.CacheOptions(shared=False)
         )
         self._metrics = metrics
         self._secret_params = secret_params

@@ -8,9 +8,30 @@ as httpx`` and ``hishel.httpx2``).
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 import httpx
-from hishel import CacheOptions, SqliteStorage
-from hishel.httpx import CacheTransport
+
+if TYPE_CHECKING:
+    from hishel import CacheOptions, SqliteStorage
+    from hishel.httpx import CacheTransport
+
+#: hishel's names, imported on first use: only a client with the cache on needs
+#: them, and hishel costs ~20 ms of every plugin's start-up.
+_HISHEL = {
+    "CacheOptions": "hishel",
+    "SqliteStorage": "hishel",
+    "CacheTransport": "hishel.httpx",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HISHEL.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 Auth = httpx.Auth
 BaseTransport = httpx.BaseTransport

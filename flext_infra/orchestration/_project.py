@@ -6,12 +6,16 @@ import difflib
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from flext_infra._errors import ConfigurationError
+from flext_infra._lazy import lazy_module
 from flext_infra.orchestration._errors import JobNotFoundError, ProjectNotFoundError
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = lazy_module("yaml")  # only `flext` reads meltano.yml; plugins never do
 
 PROJECT_FILE = "meltano.yml"
 

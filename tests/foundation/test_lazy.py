@@ -20,7 +20,11 @@ def _run(code: str) -> str:
 
 
 def test_building_every_profile_imports_no_database_driver() -> None:
-    """The tap's container (all subsystems registered) leaves SQLAlchemy and oracledb unloaded."""
+    """A plugin's container (every subsystem registered) leaves unused heavy modules unloaded.
+
+    SQLAlchemy and oracledb (no database opened), yaml (no rules file, no
+    meltano.yml read) and hishel (no cache) are bound lazily.
+    """
     out = _run(
         "import sys\n"
         "from flext_infra import Container\n"
@@ -28,7 +32,7 @@ def test_building_every_profile_imports_no_database_driver() -> None:
         "    Container.for_environment(env).validate()\n"
         "import flext_infra.database\n"
         # A bound but unused lazy module has the type _LazyModule, not module.
-        "drivers = ('sqlalchemy', 'oracledb')\n"
+        "drivers = ('sqlalchemy', 'oracledb', 'yaml', 'hishel')\n"
         "loaded = [m for m in drivers if type(sys.modules.get(m)) is type(sys)]\n"
         "print(loaded)\n"
     )
