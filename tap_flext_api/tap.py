@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import weakref
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from flext_infra.http import (
     create_http_client,
 )
 from flext_infra.observability import configure_logging, get_logger, redactor
-from flext_infra.runtime import current_settings, run_plugin_cli
+from flext_infra.runtime import current_settings, run_plugin_cli, tune_gc_for_cli
 from flext_infra.settings import FlextSettings
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._schema import infer_schema
@@ -326,7 +325,5 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a sync
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
-    # Everything imported so far lives for the whole process: keep it out of the
-    # collector's scans (~2% of a 200k-record sync), as target-flext-oracle does.
-    gc.freeze()
+    tune_gc_for_cli()
     run_plugin_cli("tap-flext-api", TapFlextApi)

@@ -19,7 +19,6 @@ Built on the SDK's ``SQLTarget``; three things are ours:
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import sys
 from typing import Any, ClassVar
@@ -32,7 +31,7 @@ from singer_sdk.sql import SQLTarget
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
-from flext_infra.runtime import run_plugin_cli
+from flext_infra.runtime import run_plugin_cli, tune_gc_for_cli
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._reader import FastSingerReader
 from target_flext_oracle._rejects import RejectSink
@@ -364,10 +363,7 @@ def main() -> None:
     context to every log line, raises a ``pipeline_failure`` alert when a load
     fails (and "resolved" when it next succeeds) and disposes the container.
     """
-    # Everything imported so far lives for the whole process: keep it out of the
-    # collector's scans (~7% of a large load's CPU). Only in the console script,
-    # never for in-process users of the class.
-    gc.freeze()
+    tune_gc_for_cli()
     run_plugin_cli("target-flext-oracle", TargetFlextOracle)
 
 

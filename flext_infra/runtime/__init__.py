@@ -7,6 +7,7 @@ from flext_infra.runtime._plugin import (
     is_sync_invocation,
     plugin_run,
     run_plugin_cli,
+    tune_gc_for_cli,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "is_sync_invocation",
     "plugin_run",
     "run_plugin_cli",
+    "tune_gc_for_cli",
 ]

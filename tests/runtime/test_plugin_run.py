@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -165,3 +167,18 @@ def test_current_settings_come_from_the_runtime_container(
         assert current_settings() is run.container.resolve(FlextSettings)
     monkeypatch.setenv("FLEXT_DATA_DIR", "/tmp/flext-elsewhere")
     assert str(current_settings().data_dir) == "/tmp/flext-elsewhere"
+
+
+def test_tune_gc_for_cli_freezes_imports_and_raises_the_gen0_threshold() -> None:
+    """The console scripts' collector settings (checked in a child: never in the test process)."""
+    code = (
+        "import gc\n"
+        "from flext_infra.runtime import tune_gc_for_cli\n"
+        "before = gc.get_threshold()\n"
+        "tune_gc_for_cli()\n"
+        "print(before[0], gc.get_threshold(), gc.get_freeze_count() > 1000)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split("\n")[-2] == "700 (50000, 20, 100) True"
