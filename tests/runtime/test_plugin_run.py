@@ -169,7 +169,7 @@ def test_current_settings_come_from_the_runtime_container(
     assert str(current_settings().data_dir) == "/tmp/flext-elsewhere"
 
 
-def test_tune_gc_for_cli_freezes_imports_and_raises_the_gen0_threshold() -> None:
+def test_tune_gc_for_cli_freezes_imports_and_keeps_the_thresholds() -> None:
     """The console scripts' collector settings (checked in a child: never in the test process)."""
     code = (
         "import gc\n"
@@ -181,4 +181,4 @@ def test_tune_gc_for_cli_freezes_imports_and_raises_the_gen0_threshold() -> None
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
-    assert done.stdout.split("\n")[-2] == "700 (50000, 20, 100) True"
+    assert done.stdout.split("\n")[-2] == "700 (700, 10, 10) True"
