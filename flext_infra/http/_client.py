@@ -27,6 +27,7 @@ from flext_infra.http._errors import FatalHTTPError, HttpError, RetriableHTTPErr
 from flext_infra.http._guard import LoopbackGuardTransport
 from flext_infra.http._httpx import (
     BaseTransport,
+    ByteStream,
     Client,
     HTTPError,
     HTTPTransport,
@@ -212,6 +213,10 @@ class FlextHttpClient:
             ) from exc
         finally:
             self._metrics.latency(host, time.perf_counter() - started)
+        # httpx leaves the read response in a reference cycle (its stream wrapper
+        # holds the response), so every page body waited for the cyclic collector.
+        # The body is read and the stream closed: a plain byte stream replaces it.
+        response.stream = ByteStream(response.content)
         if raise_for_status and response.status_code >= 400:
             raise self._status_error(method, safe_url, response)
         return response

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import time
+import weakref
 from collections.abc import Iterator
 from email.utils import formatdate
 
@@ -286,3 +288,21 @@ def test_rate_limit_is_shared_by_concurrent_requests(
     assert 0.7 <= elapsed <= 2.0
     stamps = sorted(r.at for r in api.requests)
     assert stamps[-1] - stamps[0] >= 0.65
+
+
+@pytest.mark.parametrize("cache_enabled", [False, True])
+def test_a_returned_response_is_freed_without_the_cycle_collector(
+    make_client: MakeClient, cache_enabled: bool
+) -> None:
+    """No reference cycle keeps a read response (and its page body) alive until a GC pass."""
+    client = make_client(cache_enabled=cache_enabled)
+    response = client.request("GET", ALLOCATION, params={"page_size": 5})
+    assert response.status_code == 200 and len(response.json()["results"]) == 5
+    assert list(response.iter_bytes()) == [response.content]  # still readable
+    gone = weakref.ref(response)
+    gc.disable()
+    try:
+        del response
+        assert gone() is None
+    finally:
+        gc.enable()
