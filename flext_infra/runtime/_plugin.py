@@ -169,9 +169,10 @@ def tune_gc_for_cli() -> None:
     it is kept out of every later collection's scan (~7% of a large load).
 
     The thresholds stay CPython's. A generation-0 threshold of 50,000 made a
-    200k-record load ~5% faster, but the tap's 1M-record peak memory tripled
-    (142 -> 429 MiB): a page's response takes part in reference cycles, and
-    with rarer collections the page bodies waited longer to be freed.
+    200k-record load ~5% faster, but it tripled the tap's 1M-record peak
+    memory (142 -> 429 MiB) while httpx responses sat in reference cycles
+    (the client now breaks them): rarer collections let any cyclic garbage,
+    and whatever it holds, live longer.
 
     Only console scripts call this; an embedding process keeps its own collector.
     """
