@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from flext_infra._result import Result
-from flext_infra.database._errors import DatabaseDisposedError
+from flext_infra.database._errors import DatabaseDisposedError, DatabaseError, translate_error
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -112,3 +112,42 @@ class _Leases:
                     break
                 self._cond.wait(left)
             return self._count
+
+
+class _ManagerBase:
+    """What both managers share: the credential-free target, dispose state, error translation.
+
+    Subclasses set ``_target``, ``_secrets`` and ``_leases`` in ``__init__``.
+    """
+
+    _target: str
+    _secrets: tuple[str, ...]
+    _leases: _Leases
+
+    @property
+    def target(self) -> str:
+        """The database, e.g. ``db.example:1521/ORCLPDB1`` (never with a password)."""
+        return self._target
+
+    @property
+    def disposed(self) -> bool:
+        """True once ``dispose()`` has run."""
+        return self._leases.disposed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target!r})"
+
+    def _error(self, exc: BaseException) -> DatabaseError:
+        return translate_error(exc, target=self._target, secrets=self._secrets)
+
+    def _acquire_error(self, exc: BaseException, log: Any, event: str) -> DatabaseError:
+        """The translated error of a failed ``acquire()``, logged as ``event``."""
+        err = self._error(exc)
+        log.warning(
+            event,
+            target=self._target,
+            code=err.code,
+            error=type(err).__name__,
+            retriable=err.retriable,
+        )
+        return err

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from flext_infra._lazy import lazy_module
 from flext_infra._result import Result
-from flext_infra.database._base import DatabaseHealth, _Leases
+from flext_infra.database._base import DatabaseHealth, _Leases, _ManagerBase
 from flext_infra.database._errors import (
     DatabaseConfigurationError,
     DatabaseError,
-    translate_error,
 )
 from flext_infra.database._sqlite import AdaptingConnection
 from flext_infra.observability import get_logger, redactor
@@ -136,7 +135,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class DatabaseManager:
+class DatabaseManager(_ManagerBase):
     """Connections, engine, health and dispose for a SQLAlchemy URL (SQLite, PostgreSQL).
 
     The same interface as :class:`OracleConnectionManager`, so code above the
@@ -193,22 +192,6 @@ class DatabaseManager:
         """``sqlite``, ``postgresql``, ... (the SQLAlchemy backend name)."""
         return self.url.get_backend_name()
 
-    @property
-    def target(self) -> str:
-        """The URL with its password hidden."""
-        return self._target
-
-    @property
-    def disposed(self) -> bool:
-        """True once :meth:`dispose` has run."""
-        return self._leases.disposed
-
-    def __repr__(self) -> str:
-        return f"DatabaseManager({self._target!r})"
-
-    def _error(self, exc: BaseException) -> DatabaseError:
-        return translate_error(exc, target=self._target, secrets=self._secrets)
-
     def engine(self) -> Engine:
         """The SQLAlchemy engine (pooled)."""
         return self._engine
@@ -233,15 +216,7 @@ class DatabaseManager:
                 # The pool raises the driver's own error on connect, not SQLAlchemy's.
                 if not _is_driver_error(exc):
                     raise
-                err = self._error(exc)
-                _log.warning(
-                    "database.acquire_failed",
-                    target=self._target,
-                    code=err.code,
-                    error=type(err).__name__,
-                    retriable=err.retriable,
-                )
-                raise err from exc
+                raise self._acquire_error(exc, _log, "database.acquire_failed") from exc
             try:
                 yield raw
             except DatabaseError:

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from flext_infra._lazy import lazy_module
 from flext_infra._result import Result
-from flext_infra.database._base import DatabaseHealth, _Leases
+from flext_infra.database._base import DatabaseHealth, _Leases, _ManagerBase
 from flext_infra.database._errors import (
     DatabaseConfigurationError,
     DatabaseDisposedError,
     DatabaseError,
     FatalDatabaseError,
-    translate_error,
 )
 from flext_infra.database._facts import ServerFacts, parse_version
 from flext_infra.database._oracle_params import (
@@ -68,7 +67,7 @@ def _enable_thick_mode(lib_dir: Path, target: str) -> None:
         _log.info("oracle.thick_mode_enabled", lib_dir=str(lib_dir))
 
 
-class OracleConnectionManager:
+class OracleConnectionManager(_ManagerBase):
     """A python-oracledb connection pool (thin mode) with engine, health and server facts.
 
     Build it from the ``FLEXT_ORACLE_*`` group, from keyword arguments, or
@@ -110,19 +109,6 @@ class OracleConnectionManager:
         self.close_timeout = POOL_CLOSE_TIMEOUT
 
     # --------------------------------------------------------------------- basics
-    @property
-    def target(self) -> str:
-        """The database, e.g. ``db.example:1521/ORCLPDB1`` (never with a password)."""
-        return self._target
-
-    @property
-    def disposed(self) -> bool:
-        """True once :meth:`dispose` has run."""
-        return self._leases.disposed
-
-    def __repr__(self) -> str:
-        return f"OracleConnectionManager({self._target!r})"
-
     def pool_params(self) -> dict[str, Any]:
         """The arguments given to ``oracledb.create_pool`` (they hold the password)."""
         callback = self._session_callback if self._needs_callback() else None
@@ -138,9 +124,6 @@ class OracleConnectionManager:
                 cursor.execute(self._statement)
         if self.settings.call_timeout > 0:
             connection.call_timeout = self.settings.call_timeout
-
-    def _error(self, exc: BaseException) -> DatabaseError:
-        return translate_error(exc, target=self._target, secrets=self._secrets)
 
     # ----------------------------------------------------------------------- pool
     @property
@@ -198,15 +181,7 @@ class OracleConnectionManager:
             try:
                 connection = pool.acquire()
             except oracledb.Error as exc:
-                err = self._error(exc)
-                _log.warning(
-                    "oracle.acquire_failed",
-                    target=self._target,
-                    code=err.code,
-                    error=type(err).__name__,
-                    retriable=err.retriable,
-                )
-                raise err from exc
+                raise self._acquire_error(exc, _log, "oracle.acquire_failed") from exc
             try:
                 yield connection
             except oracledb.Error as exc:
