@@ -23,9 +23,52 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from singer_sdk.helpers._typing import _is_exclusive_boolean_type, _warn_unmapped_properties
 
-__all__ = ["JsonConformer"]
+__all__ = ["JsonConformer", "record_shape"]
+
+
+def record_shape(
+    schema: dict[str, Any], replication_key: str | None
+) -> tuple[Any, str | None] | None:
+    """A msgspec struct accepting only records ``ROOT_ONLY`` conformance leaves unchanged.
+
+    One field per schema property: true/false/null only for exclusively
+    boolean properties (conformance rewrites anything else there), the
+    replication key decoded (the bookmark needs its value), every other value
+    kept as its JSON text (``msgspec.Raw``). Absent properties stay absent
+    (``UNSET``, omitted again on encoding). Unknown properties fail it unless
+    the schema allows ``additionalProperties``. Returns the struct and the
+    attribute holding the replication key (``None`` if the schema lacks it),
+    or ``None`` when the schema cannot be expressed.
+    """
+    fields: list[tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    key_attr: str | None = None
+    for index, (name, prop) in enumerate(schema.get("properties", {}).items()):
+        attr = f"f{index}"
+        kind: Any = msgspec.Raw | msgspec.UnsetType
+        if _is_exclusive_boolean_type(prop):
+            kind = bool | None | msgspec.UnsetType
+        elif name == replication_key:
+            kind, key_attr = Any, attr
+        fields.append((attr, kind, msgspec.UNSET))
+        rename[attr] = name
+    try:
+        shape: Any = msgspec.defstruct(
+            "RecordShape",
+            fields,
+            rename=rename,
+            forbid_unknown_fields=not schema.get("additionalProperties"),
+            # Cycles are impossible in decoded JSON; untracked structs keep the
+            # collector quiet and the heap flat.
+            gc=False,
+        )
+        msgspec.json.Decoder(shape)  # rejects a struct it cannot decode
+    except (TypeError, ValueError):
+        return None
+    return shape, key_attr
 
 
 class JsonConformer:

@@ -20,6 +20,14 @@ _SIMPLE = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_\-]*)*)(\[\*\])?$")
 Extractor = Callable[[Any], list[Any]]
 
 
+def simple_keys(expression: str) -> tuple[str, ...] | None:
+    """The keys of a plain dotted path (``$.data.items[*]`` -> ``("data", "items")``), else None."""
+    match = _SIMPLE.match(expression.strip())
+    if match is None:
+        return None
+    return tuple(k for k in match.group(1).split(".") if k)
+
+
 @lru_cache(maxsize=256)
 def compile_path(expression: str) -> Extractor:
     """Compile ``expression`` into a function returning every match as a list.
@@ -30,9 +38,8 @@ def compile_path(expression: str) -> Extractor:
     Raises:
         ValueError: the expression is not valid JSONPath.
     """
-    match = _SIMPLE.match(expression.strip())
-    if match:
-        keys = tuple(k for k in match.group(1).split(".") if k)
+    keys = simple_keys(expression)
+    if keys is not None:
 
         def simple(document: Any) -> list[Any]:
             value = document

@@ -118,6 +118,30 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         if len(buffer) >= _FLUSH_AT:
             self.flush()
 
+    def write_shaped_records(
+        self,
+        stream: str,
+        records: list[Any],
+        version: int | None = None,
+        time_extracted: str | None = None,
+    ) -> None:
+        """Write RECORD messages for msgspec structs, encoded in one call.
+
+        The caller guarantees no encoded record holds a raw newline (its raw
+        field values come from a body without one), so each line of msgspec's
+        ``encode_lines`` is one record.
+        """
+        if not records:
+            return
+        prefix, suffix = self._affixes_for(stream, version, time_extracted)
+        lines = self._encoder.encode_lines(records)
+        buffer = self._buffer
+        buffer += prefix
+        buffer += lines[:-1].replace(b"\n", suffix + prefix)
+        buffer += suffix
+        if len(buffer) >= _FLUSH_AT:
+            self.flush()
+
     def flush(self) -> None:
         """Hand buffered lines to stdout and flush it."""
         out = sys.stdout

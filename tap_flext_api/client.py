@@ -23,16 +23,16 @@ from __future__ import annotations
 import datetime
 import decimal
 import itertools
-import re
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import msgspec
 from singer_sdk import RESTStream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import _is_exclusive_boolean_type, conform_record_data_types
+from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -40,9 +40,9 @@ from singer_sdk.streams.rest import PageContext
 
 from flext_infra.http import CircuitOpenError, FatalHTTPError, HttpError, RetriableHTTPError
 from flext_infra.observability import get_logger, log_context
-from tap_flext_api._conform import JsonConformer
+from tap_flext_api._conform import JsonConformer, record_shape
 from tap_flext_api._errors import StreamFatalError, StreamRetriableError
-from tap_flext_api._jsonpath import compile_path
+from tap_flext_api._jsonpath import compile_path, simple_keys
 from tap_flext_api._settings import StreamDefinition
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.pagination import Page, PageRequest, PaginationGuard, Paginator, build_paginator
@@ -60,15 +60,29 @@ _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 _CONTEXT_TYPES = ("string", "integer", "number", "boolean", "null")
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_dict = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_SIMPLE_PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_\-]*)*)(\[\*\])?$")
 
 
-def _raw_keys(records_path: str) -> tuple[str, ...] | None:
-    """The key path of a plain records JSONPath (``$.a.b[*]`` -> ``("a", "b")``), else None."""
-    match = _SIMPLE_PATH.match(records_path.strip())
-    if match is None:
-        return None
-    return tuple(k for k in match.group(1).split(".") if k)
+def _page_decoder(kind: Any) -> Any:
+    """A decoder for ``kind``; untyped values decode as :data:`_decoder` does (exact decimals)."""
+    return msgspec.json.Decoder(kind, float_hook=decimal.Decimal)
+
+
+@dataclass(frozen=True, slots=True)
+class _PageReader:
+    """A one-pass page decoder (see ``FlextApiStream._page_reader``).
+
+    Attributes:
+        decoder: Decodes a whole body.
+        records_key: The body key holding the records; ``None`` when the body
+            is the records array.
+        body_fields: ``(struct attribute, body key)`` of each key the paginator reads.
+        form: ``"raw"`` or ``"shaped"`` (see :class:`~tap_flext_api.pagination.Page`).
+    """
+
+    decoder: Any
+    records_key: str | None
+    body_fields: tuple[tuple[str, str], ...]
+    form: str
 
 
 def _render(template: Any, values: Mapping[str, Any]) -> Any:
@@ -191,7 +205,7 @@ class FlextApiStream(RESTStream[PageRequest]):
             TypeConformanceLevel.NONE if trusted else TypeConformanceLevel.ROOT_ONLY
         )
         self._extract = compile_path(definition.records_path)
-        self._raw_keys = _raw_keys(definition.records_path)
+        self._raw_keys = simple_keys(definition.records_path)
         #: Responses skipped per status (``skip_statuses``), for this run.
         self.skipped: Counter[int] = Counter()
         #: Pages read in this run.
@@ -457,33 +471,50 @@ class FlextApiStream(RESTStream[PageRequest]):
         )
         self.validate_response(response)
         self._time_extracted = utc_now().isoformat()
-        content = response.content
         final_url = str(response.request.url)
         try:
-            body, records, encoded = self._decode(content, raw)
+            return self._decode(final_url, response, raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise StreamFatalError(
                 self.name, final_url, response.status_code, 1, f"response is not JSON ({exc})"
             ) from exc
-        page = Page(final_url, response.status_code, response.headers, body, content, records)
-        page.encoded = encoded
-        return page
 
-    def _decode(self, content: bytes, raw: bool) -> tuple[Any, list[Any], Any]:
-        """Decode a body: ``(body, records, encoded records array or None)``.
+    def _decode(self, url: str, response: Any, raw: bool) -> Page:
+        """Decode a response body into a :class:`Page`.
 
         In raw mode, and when the records path is a plain key path and the body
         has no raw newline (each record must fit on one Singer line), records
-        stay ``msgspec.Raw`` slices of the body: no per-record decode or
-        re-encode, and numbers keep their exact text. Otherwise everything is
-        decoded (numbers as ``Decimal``).
+        keep their JSON text: no per-record decode or re-encode, and numbers
+        keep their exact text. Where it can (see :meth:`_page_reader`), one
+        msgspec pass reads the records and the keys the paginator needs;
+        otherwise the body is split, then the records array is checked.
+        Anything else is decoded (numbers as ``Decimal``).
         """
+        content = response.content
+
+        def page(body: Any, records: list[Any], encoded: Any = None, form: str = "decoded") -> Page:
+            return Page(url, response.status_code, response.headers, body, response.content,
+                        records, encoded, form)  # fmt: skip
+
         if not content:
-            return None, [], None
+            return page(None, [])
         keys = self._raw_keys
         if not raw or keys is None or b"\n" in content or b"\r" in content:
             body = _decoder.decode(content)
-            return body, (self._extract(body) if body is not None else []), None
+            return page(body, self._extract(body) if body is not None else [])
+        reader = self._page_reader
+        if reader is not None:
+            try:
+                top = reader.decoder.decode(content)
+            except msgspec.ValidationError:
+                pass  # not the usual shape: the steps below sort it out
+            else:
+                if reader.records_key is None:
+                    return page(top, top, None, reader.form)
+                records = top.records or []
+                body = {key: getattr(top, attr) for attr, key in reader.body_fields}
+                body[reader.records_key] = records
+                return page(body, records, None, reader.form)
         if not keys:
             try:
                 items = _raw_list.decode(content)
@@ -491,8 +522,8 @@ class FlextApiStream(RESTStream[PageRequest]):
                 items, content = [msgspec.Raw(content)], b"[" + content + b"]"
             if not self._conforms_as_is(content):
                 body = _decoder.decode(content)
-                return body, self._extract(body), None
-            return items, items, content
+                return page(body, self._extract(body))
+            return page(items, items, content, "raw")
         top = _raw_dict.decode(content)
         body = {k: _decoder.decode(v) for k, v in top.items() if k != keys[0]}
         node: Any = top.get(keys[0])
@@ -503,7 +534,7 @@ class FlextApiStream(RESTStream[PageRequest]):
             node = inner.get(key)
         if node is None or bytes(node) == b"null":
             body[keys[0]] = []
-            return body, [], None
+            return page(body, [])
         try:
             records = _raw_list.decode(node)
         except msgspec.ValidationError:  # a single object, not an array
@@ -511,9 +542,9 @@ class FlextApiStream(RESTStream[PageRequest]):
             node = b"[" + bytes(node) + b"]"
         if not self._conforms_as_is(node):
             full = _decoder.decode(content)
-            return full, self._extract(full), None
+            return page(full, self._extract(full))
         body[keys[0]] = records
-        return body, records, node
+        return page(body, records, node, "raw")
 
     def _conforms_as_is(self, encoded: Any) -> bool:
         """True when conformance would leave every record of the array unchanged.
@@ -534,38 +565,81 @@ class FlextApiStream(RESTStream[PageRequest]):
 
     @property
     def _shape_decoder(self) -> Any:
-        """A decoder that accepts exactly the arrays conformance would not change.
+        """A decoder that accepts exactly the record arrays conformance would not change.
 
         ``None`` when no conformance applies (trusted schema); ``False`` when
-        the schema cannot be expressed as one.
+        the schema cannot be expressed as a :attr:`_record_shape`.
         """
         cached = getattr(self, "_shape_decoder_cache", 0)
         if cached == 0:
             cached = None
             if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
-                schema = self.effective_schema
-                fields: list[tuple[str, Any, Any]] = []
-                rename: dict[str, str] = {}
-                for index, (name, prop) in enumerate(schema.get("properties", {}).items()):
-                    attr = f"f{index}"
-                    kind: Any = (bool | None) if _is_exclusive_boolean_type(prop) else msgspec.Raw
-                    fields.append((attr, kind, None))
-                    rename[attr] = name
-                try:
-                    shape: Any = msgspec.defstruct(
-                        "RecordShape",
-                        fields,
-                        rename=rename,
-                        forbid_unknown_fields=not schema.get("additionalProperties"),
-                        # No cycles possible (Raw/bool fields); untracked structs
-                        # keep the collector quiet and the heap flat.
-                        gc=False,
-                    )
-                    cached = msgspec.json.Decoder(list[shape])
-                except (TypeError, ValueError):
-                    cached = False
+                shape = self._record_shape
+                cached = False if shape is None else msgspec.json.Decoder(list[shape[0]])
             self._shape_decoder_cache = cached
         return cached
+
+    @property
+    def _record_shape(self) -> tuple[Any, str | None] | None:
+        """:func:`~tap_flext_api._conform.record_shape` for this stream; None when trusted."""
+        cached = getattr(self, "_record_shape_cache", 0)
+        if cached == 0:
+            cached = None
+            if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+                cached = record_shape(self.effective_schema, self.replication_key)
+            self._record_shape_cache = cached
+        return cached
+
+    @property
+    def _page_reader(self) -> _PageReader | None:
+        """One msgspec pass over a whole raw page: its records and the paginator's keys.
+
+        Instead of splitting the body, then the records array, then checking the
+        records (three passes), a struct typed from the records path, the
+        paginator's :meth:`~tap_flext_api.pagination.Paginator.body_paths` and
+        the record shape reads a page at once. The records come out as raw
+        slices (trusted schema) or as :attr:`_record_shape` structs, written
+        back field by field (``"shaped"``: each value keeps its JSON text, keys
+        follow the schema's order). ``None`` when this cannot be set up: a
+        records path deeper than one key, a paginator path that is not a plain
+        key path, or a schema allowing properties a struct would drop.
+        """
+        cached = getattr(self, "_page_reader_cache", 0)
+        if cached == 0:
+            cached = self._build_page_reader()
+            self._page_reader_cache = cached
+        return cached
+
+    def _build_page_reader(self) -> _PageReader | None:
+        keys = self._raw_keys
+        if keys is None or len(keys) > 1:
+            return None
+        item: Any = msgspec.Raw
+        form = "raw"
+        if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+            shape = self._record_shape
+            if shape is None or self.effective_schema.get("additionalProperties"):
+                return None  # a struct would drop the extra properties
+            item, form = shape[0], "shaped"
+        wanted: list[str] = []
+        for path in self.get_new_paginator().body_paths():
+            path_keys = simple_keys(path)
+            if not path_keys:  # not a plain path, or the whole body
+                return None
+            wanted.append(path_keys[0])
+        if not keys:  # the body is the records array
+            if wanted:
+                return None
+            return _PageReader(_page_decoder(list[item]), None, (), form)
+        names = [name for name in dict.fromkeys(wanted) if name != keys[0]]
+        if len(names) != len(set(wanted)):
+            return None  # the paginator reads inside the records
+        fields: list[tuple[str, Any, Any]] = [("records", list[item] | None, None)]
+        fields += [(f"b{index}", Any, None) for index in range(len(names))]
+        rename = {"records": keys[0]} | {f"b{index}": name for index, name in enumerate(names)}
+        body: Any = msgspec.defstruct("PageBody", fields, rename=rename, gc=False)
+        body_fields = tuple((f"b{index}", name) for index, name in enumerate(names))
+        return _PageReader(_page_decoder(body), keys[0], body_fields, form)
 
     # ------------------------------------------------------------ raw fast path
     def _sync_records(
@@ -649,31 +723,27 @@ class FlextApiStream(RESTStream[PageRequest]):
                 records = page.records
                 if not records:
                     continue
-                if conformer is not None and page.encoded is None:
+                form = page.form
+                if conformer is not None and form == "decoded":
                     records = [conformer(r) for r in records]
                 values: list[Any] | None = None
                 if keys is not None:
-                    decoder, name = keys
-                    encoded = page.encoded
-                    if encoded is not None:
-                        values = [getattr(k, name) for k in decoder.decode(encoded)]
-                    else:
-                        values = [r.get(name) for r in records]
+                    values = self._key_values(page, records)
                     if floor is not None:
                         kept = [i for i, v in enumerate(values) if not _older(v, floor)]
                         if len(kept) != len(records):
                             records = [records[i] for i in kept]
                             values = [values[i] for i in kept]
-                if page.encoded is not None:
-                    self.raw_pages += 1
-                    writer.write_raw_records(
-                        alias, records, self._stream_version, self._time_extracted
-                    )
-                else:
+                version, extracted = self._stream_version, self._time_extracted
+                if form == "decoded":
                     for record in records:
-                        writer.write_record(
-                            alias, record, self._stream_version, self._time_extracted
-                        )
+                        writer.write_record(alias, record, version, extracted)
+                else:
+                    self.raw_pages += 1
+                    if form == "raw":
+                        writer.write_raw_records(alias, records, version, extracted)
+                    else:
+                        writer.write_shaped_records(alias, records, version, extracted)
                 self.state_manager.is_flushed = False
                 if values:
                     self._advance_bookmark(values)
@@ -686,6 +756,23 @@ class FlextApiStream(RESTStream[PageRequest]):
         self._finalize_state(self.stream_state)
         self._write_state_message()
         yield from ()  # a generator, like the SDK loop it replaces
+
+    def _key_values(self, page: Page, records: list[Any]) -> list[Any]:
+        """The replication key's value in each of ``records`` (held as ``page.form`` says)."""
+        decoder, name = self._key_decoder
+        if page.form == "decoded":
+            return [r.get(name) for r in records]
+        if page.form == "shaped":
+            shape = self._record_shape
+            attr = shape[1] if shape is not None else None
+            if attr is None:  # the key is not in the schema, so not in any record
+                return [None] * len(records)
+            unset = msgspec.UNSET
+            return [None if (v := getattr(r, attr)) is unset else v for r in records]
+        encoded = page.encoded
+        if encoded is None:
+            encoded = b"[" + b",".join(records) + b"]"
+        return [getattr(k, name) for k in decoder.decode(encoded)]
 
     def _advance_bookmark(self, values: list[Any]) -> None:
         """Advance the bookmark with a page's key values, as per-record increments would.

@@ -70,9 +70,11 @@ class Page:
         headers: Response headers (case-insensitive mapping from httpx).
         body: The decoded JSON document.
         content: The raw body bytes (compared by the loop check).
-        records: The records extracted from ``body`` (dicts, or ``msgspec.Raw``
-            slices when the stream reads raw).
-        encoded: The records array as JSON bytes, when records are raw.
+        records: The records extracted from ``body``: dicts (``form``
+            ``"decoded"``), ``msgspec.Raw`` slices (``"raw"``), or structs of
+            raw field values (``"shaped"``) when the stream reads raw.
+        encoded: The records array as JSON bytes, when the reader had it.
+        form: How ``records`` are held (above).
     """
 
     url: str
@@ -82,6 +84,7 @@ class Page:
     content: bytes
     records: list[Any]
     encoded: Any = None
+    form: str = "decoded"
 
 
 class Paginator(ABC):
@@ -106,6 +109,17 @@ class Paginator(ABC):
             if flag is not None and not _truthy(flag):
                 return None
         return self._next(page, current)
+
+    def body_paths(self) -> tuple[str, ...]:
+        """The JSONPaths :meth:`next` reads from a page body.
+
+        A stream may decode only the top-level keys these paths start with (and
+        its records), so a subclass that reads other body fields must list them.
+        """
+        return self._paths()
+
+    def _paths(self, *extra: str | None) -> tuple[str, ...]:
+        return tuple(p for p in (self.has_more_path, *extra) if p)
 
     @abstractmethod
     def _next(self, page: Page, current: PageRequest) -> PageRequest | None: ...
@@ -156,6 +170,9 @@ class PageNumberPaginator(Paginator):
         self.page_size = page_size
         self.total_pages_path = total_pages_path
         self.stop_on_short_page = stop_on_short_page
+
+    def body_paths(self) -> tuple[str, ...]:
+        return self._paths(self.total_pages_path)
 
     def first(self) -> PageRequest:
         params: dict[str, Any] = {self.page_param: self.start_page}
@@ -208,6 +225,9 @@ class OffsetPaginator(Paginator):
         self.total_path = total_path
         self.stop_on_short_page = stop_on_short_page
 
+    def body_paths(self) -> tuple[str, ...]:
+        return self._paths(self.total_path)
+
     def first(self) -> PageRequest:
         return PageRequest({self.offset_param: 0, self.limit_param: self.limit})
 
@@ -239,6 +259,9 @@ class CursorPaginator(Paginator):
         self.cursor_path = cursor_path
         self.cursor_param = cursor_param
 
+    def body_paths(self) -> tuple[str, ...]:
+        return self._paths(self.cursor_path)
+
     def _next(self, page: Page, current: PageRequest) -> PageRequest | None:
         token = first_value(self.cursor_path, page.body)
         if token is None or token == "":
@@ -256,6 +279,9 @@ class NextUrlPaginator(Paginator):
     def __init__(self, *, next_url_path: str, has_more_path: str | None = None) -> None:
         super().__init__(has_more_path=has_more_path)
         self.next_url_path = next_url_path
+
+    def body_paths(self) -> tuple[str, ...]:
+        return self._paths(self.next_url_path)
 
     def _next(self, page: Page, current: PageRequest) -> PageRequest | None:
         url = first_value(self.next_url_path, page.body)

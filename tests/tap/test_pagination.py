@@ -231,3 +231,47 @@ def test_build_paginator_from_settings(options: dict[str, Any], expected: Any) -
     else:
         with expected:
             build_paginator(options, 100)
+
+
+class _ReadKeys(dict[str, Any]):
+    """A page body that records which of its keys were read."""
+
+    def __init__(self, **items: Any) -> None:
+        super().__init__(**items)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(
+    ("options", "declared"),
+    [
+        ({"type": "page_number", "total_pages_path": "$.meta.pages"}, {"meta"}),
+        ({"type": "page_number", "has_more_path": "$.more"}, {"more"}),
+        ({"type": "offset", "total_path": "$.total"}, {"total"}),
+        ({"type": "cursor", "cursor_path": "$.next.token", "has_more_path": "$.more"},
+         {"next", "more"}),
+        ({"type": "next_url", "next_url_path": "$.links.next"}, {"links"}),
+        ({"type": "link_header"}, set()),
+        ({"type": "none"}, set()),
+    ],
+)  # fmt: skip
+def test_paginators_read_only_the_body_keys_they_declare(
+    options: dict[str, Any], declared: set[str]
+) -> None:
+    """``body_paths`` lists every body key ``next`` reads (a one-pass reader decodes only those)."""
+    paginator = build_paginator(options, 10)
+    assert {path.split(".")[1] for path in paginator.body_paths()} == declared
+    body = _ReadKeys(
+        data=[{"id": 1}], meta={"pages": 3}, more=True, total=9, next={"token": "t"},
+        links={"next": "/p2"}, other={"unread": 1},
+    )  # fmt: skip
+    paginator.next(_page(body, body["data"]), paginator.first())
+    body.read.discard("data")  # the test's own read above
+    assert body.read == declared

@@ -144,20 +144,43 @@ _MISMATCHED = {
         "quantity": {"type": ["boolean", "null"]},
     },
 }
+# A schema that allows unknown properties: a one-pass struct would drop them.
+_OPEN = {**SCHEMA, "additionalProperties": True}
+# How the fast loop reads pages, by (trusted, schema): the one-pass reader's form,
+# or None for the split-then-check path; and whether pages go out raw.
+_VARIANTS: dict[str, tuple[bool, dict[str, Any], str | None, bool]] = {
+    "trusted-raw": (True, SCHEMA, "raw", True),
+    "untrusted-shaped": (False, SCHEMA, "shaped", True),
+    "untrusted-conformed": (False, _MISMATCHED, "shaped", False),
+    "open-schema-split": (False, _OPEN, None, True),
+}
+_RECURSIVE_HAS_MORE = {**CASES["has_more"][0]}
+_RECURSIVE_HAS_MORE["paginator"] = {
+    **_RECURSIVE_HAS_MORE["paginator"],
+    "has_more_path": "$..has_more",
+}
 
 
 @pytest.mark.parametrize(
-    ("trusted", "schema"),
-    [(True, SCHEMA), (False, SCHEMA), (False, _MISMATCHED)],
-    ids=["trusted-raw", "untrusted-raw-checked", "untrusted-conformed"],
+    ("stream", "variant"),
+    [(CASES["cursor"][0], variant) for variant in _VARIANTS]
+    + [(CASES[case][0], "untrusted-shaped") for case in sorted(CASES) if case != "cursor"]
+    + [(CASES[case][0], "trusted-raw") for case in ("link_header", "next_url")]
+    + [(_RECURSIVE_HAS_MORE, "untrusted-shaped")],
+    ids=[f"cursor-{variant}" for variant in _VARIANTS]
+    + [f"{case}-untrusted-shaped" for case in sorted(CASES) if case != "cursor"]
+    + ["link_header-trusted-raw", "next_url-trusted-raw", "recursive-has-more-path-split"],
 )
 def test_fast_loop_and_sdk_loop_emit_identical_records(
-    api: SampleApi, trusted: bool, schema: dict[str, Any]
+    api: SampleApi, stream: dict[str, Any], variant: str
 ) -> None:
-    """The fast loop (raw, shape-checked raw, or conformed) matches the SDK's loop exactly."""
-    stream, _ = CASES["cursor"]
+    """The fast loop (one pass or split; raw, shaped, conformed) matches the SDK's loop exactly."""
+    trusted, schema, form, raw = _VARIANTS[variant]
+    if stream is _RECURSIVE_HAS_MORE:
+        form = None  # not a plain key path: the body is split, then checked
+    name = f"items_{stream['path'].split('/')[2]}"
     stream = {**stream, "replication_key": "updated_at", "is_sorted": True, "schema": schema,
-              "params": {**stream["params"], "ordering": "updated_at"}}  # fmt: skip
+              "params": {**stream.get("params", {}), "ordering": "updated_at"}}  # fmt: skip
     config = _config(api, stream, trust_schema=trusted)
     config["streams"][0]["schema"] = schema
     outputs = []
@@ -167,8 +190,9 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(
         try:
             with redirect_stdout(buffer):
                 tap.sync_all()
-            read = tap.streams["items_cursor"]
-            used = (read.used_fast_path, read.raw_pages)  # type: ignore[attr-defined]
+            read: Any = tap.streams[name]
+            reader = read._page_reader if read.used_fast_path else None
+            used = (read.used_fast_path, read.raw_pages, reader and reader.form)
         finally:
             tap.close()
         buffer.seek(0)
@@ -176,9 +200,8 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(
         buffer.close()
         outputs.append((used, messages))
     (fast_used, fast), (sdk_used, sdk) = outputs
-    # Pages go raw unless conformance would change them (the mismatched schema).
-    raw_pages = 0 if schema is _MISMATCHED else 5
-    assert (fast_used, sdk_used) == ((True, raw_pages), (False, 0))
+    # The 5 non-empty pages go raw unless conformance would change them (the mismatched schema).
+    assert (fast_used, sdk_used) == ((True, 5 if raw else 0, form), (False, 0, None))
 
     def records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [m["record"] for m in messages if m["type"] == "RECORD"]
@@ -187,11 +210,11 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(
     assert len(records(fast)) == N
     states = [[m["value"] for m in out if m["type"] == "STATE"][-1] for out in (fast, sdk)]
     assert states[0] == states[1]
-    if schema is SCHEMA:
+    if schema is _MISMATCHED:
+        assert all("notes" not in r and isinstance(r["quantity"], bool) for r in records(fast))
+    else:
         expected = [api.record("items", i) for i in range(1, N + 1)]
         assert _numbers_as_float(records(fast)) == _numbers_as_float(expected)
-    else:
-        assert all("notes" not in r and isinstance(r["quantity"], bool) for r in records(fast))
 
 
 def test_empty_first_page_ends_the_stream(api: SampleApi) -> None:

@@ -26,7 +26,7 @@ from tap_flext_api import (
     infer_schema,
     wms_field_schema,
 )
-from tap_flext_api._jsonpath import compile_path, first_value
+from tap_flext_api._jsonpath import compile_path, first_value, simple_keys
 
 
 @pytest.mark.parametrize(
@@ -156,6 +156,16 @@ def test_stream_definition_fields_match_the_stream_schema() -> None:
 def test_jsonpath_fast_and_general_paths_agree(path: str, document: Any, expected: Any) -> None:
     """Simple paths take the fast route, filters go to jsonpath-ng; both extract the same way."""
     assert compile_path(path)(document) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "keys"),
+    [("$", ()), ("$[*]", ()), ("$.results", ("results",)), (" $.data.items[*] ", ("data", "items")),
+     ("$..next", None), ("$.data[0]", None), ("$['next']", None)],
+)  # fmt: skip
+def test_simple_keys_only_for_plain_dotted_paths(path: str, keys: tuple[str, ...] | None) -> None:
+    """Plain dotted paths give their keys (the one-pass reader's input); anything else None."""
+    assert simple_keys(path) == keys
 
 
 def test_invalid_jsonpath_is_a_value_error() -> None:
@@ -320,3 +330,52 @@ def test_json_conformer_matches_the_sdk_root_only_conformance(
     assert got == expected
     assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
     assert list(got) == list(expected)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    props=st.dictionaries(st.sampled_from("pqrstu"), _prop_schemas, max_size=5),
+    record=st.dictionaries(st.sampled_from("pqrstuvw"), _json_any, max_size=7),
+    key=st.sampled_from([None, "p", "v"]),
+)
+def test_record_shape_accepts_only_records_conformance_leaves_unchanged(
+    props: dict[str, Any], record: dict[str, Any], key: str | None
+) -> None:
+    """A record the shape accepts is one the SDK would not change, and is written back equal."""
+    import logging
+
+    import msgspec
+    from singer_sdk.helpers._typing import conform_record_data_types
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from tap_flext_api._conform import record_shape
+
+    schema = {"type": "object", "properties": props}
+    built = record_shape(schema, key)
+    assert built is not None
+    shape, key_attr = built
+    encoded = msgspec.json.encode(record)
+    try:
+        decoded = msgspec.json.Decoder(shape, float_hook=Decimal).decode(encoded)
+    except msgspec.ValidationError:
+        return  # such pages are decoded and conformed instead
+    sdk = conform_record_data_types(
+        "s", dict(record), schema, TypeConformanceLevel.ROOT_ONLY, logging.getLogger("shape-test")
+    )
+    assert sdk == record
+    assert [type(v) for v in sdk.values()] == [type(v) for v in record.values()]
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    writer = FastSingerWriter()
+    sys.stdout, saved = out, sys.stdout
+    try:
+        writer.write_shaped_records("s", [decoded, decoded], None, None)
+        writer.flush()
+    finally:
+        sys.stdout = saved
+    lines = out.buffer.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 2
+    parse = msgspec.json.Decoder(float_hook=Decimal).decode
+    assert parse(lines[0]) == {"type": "RECORD", "stream": "s", "record": parse(encoded)}
+    if key in props and key_attr is not None:
+        value = getattr(decoded, key_attr)
+        assert (None if value is msgspec.UNSET else value) == parse(encoded).get(key)
