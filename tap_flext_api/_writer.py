@@ -6,7 +6,9 @@ every message and builds a message dict per record. This writer:
 - writes RECORD lines as ``prefix + msgspec(record) + suffix``, where the
   prefix and suffix (stream, version, time extracted) are encoded once per
   page, not per record;
-- buffers lines and hands them to stdout in large writes;
+- buffers lines and hands them to stdout in large writes; a page's records
+  are kept as the one bytes object they were encoded into, not copied into
+  the buffer (copies of page-sized buffers cost as much as encoding them);
 - flushes before every non-RECORD message, so a STATE message never reaches
   the target ahead of the records it covers.
 
@@ -43,7 +45,11 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
 
     def __init__(self) -> None:
         self._encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
+        #: Small writes (messages, single records), after everything in ``_chunks``.
         self._buffer = bytearray()
+        #: Page-sized writes, in order, and their total size.
+        self._chunks: list[bytes | memoryview] = []
+        self._chunked = 0
         self._affixes: dict[tuple[str, int | None, str | None], tuple[bytes, bytes]] = {}
 
     def serialize_message(self, message: Message) -> bytes:
@@ -53,7 +59,7 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     def write_message(self, message: Message) -> None:
         """Write ``message``; anything but a RECORD flushes the buffer first and after."""
         self._buffer += self.serialize_message(message)
-        if message.type != SingerMessageType.RECORD or len(self._buffer) >= _FLUSH_AT:
+        if message.type != SingerMessageType.RECORD or self._pending() >= _FLUSH_AT:
             self.flush()
 
     def write_record(
@@ -76,7 +82,7 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         buffer += prefix
         self._encoder.encode_into(record, buffer, -1)
         buffer += suffix
-        if len(buffer) >= _FLUSH_AT:
+        if len(buffer) + self._chunked >= _FLUSH_AT:
             self.flush()
 
     def _affixes_for(
@@ -111,12 +117,7 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         if not records:
             return
         prefix, suffix = self._affixes_for(stream, version, time_extracted)
-        buffer = self._buffer
-        buffer += prefix
-        buffer += (suffix + prefix).join(records)
-        buffer += suffix
-        if len(buffer) >= _FLUSH_AT:
-            self.flush()
+        self._add_chunks(prefix, (suffix + prefix).join(records), suffix)
 
     def write_shaped_records(
         self,
@@ -134,25 +135,38 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         if not records:
             return
         prefix, suffix = self._affixes_for(stream, version, time_extracted)
-        lines = self._encoder.encode_lines(records)
+        # Every newline becomes "suffix + prefix"; the last one's prefix is cut.
+        lines = self._encoder.encode_lines(records).replace(b"\n", suffix + prefix)
+        self._add_chunks(prefix, memoryview(lines)[: -len(prefix)])
+
+    def _add_chunks(self, *chunks: bytes | memoryview) -> None:
         buffer = self._buffer
-        buffer += prefix
-        buffer += lines[:-1].replace(b"\n", suffix + prefix)
-        buffer += suffix
-        if len(buffer) >= _FLUSH_AT:
+        if buffer:  # earlier small writes go first
+            self._chunks.append(bytes(buffer))
+            self._chunked += len(buffer)
+            buffer.clear()
+        self._chunks.extend(chunks)
+        self._chunked += sum(len(chunk) for chunk in chunks)
+        if self._chunked >= _FLUSH_AT:
             self.flush()
+
+    def _pending(self) -> int:
+        return self._chunked + len(self._buffer)
 
     def flush(self) -> None:
         """Hand buffered lines to stdout and flush it."""
         out = sys.stdout
-        if self._buffer:
-            data = bytes(self._buffer)
-            self._buffer.clear()
+        buffer = self._buffer
+        pending = [*self._chunks, buffer] if buffer else self._chunks
+        if pending:
             binary = getattr(out, "buffer", None)
             if binary is not None:
                 out.flush()  # keep any text written earlier in order
-                binary.write(data)
+                binary.writelines(pending)
                 binary.flush()
             else:
-                out.write(data.decode("utf-8"))
+                out.write(b"".join(pending).decode("utf-8"))
+            self._chunks.clear()
+            self._chunked = 0
+            buffer.clear()
         out.flush()

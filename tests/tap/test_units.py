@@ -261,13 +261,27 @@ def test_writer_buffers_records_until_a_state_message(monkeypatch: pytest.Monkey
     """RECORD lines stay buffered until a STATE message, which flushes them first, in order."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     monkeypatch.setattr(sys, "stdout", out)
+    import msgspec
+
+    shape = msgspec.defstruct(
+        "Shape", [("id", int), ("n", msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)]
+    )
     writer = FastSingerWriter()
     writer.write_record("s", {"id": 1, "d": Decimal("1.10")}, None, "2024-01-01T00:00:00+00:00")
     writer.write_message(RecordMessage(stream="s", record={"id": 2}))
+    writer.write_raw_records("s", [msgspec.Raw(b'{"id":3}'), msgspec.Raw(b'{"id":4}')])
+    writer.write_record("s", {"id": 5})
+    writer.write_shaped_records("s", [shape(6, msgspec.Raw(b"0")), shape(7)], 2)
+    writer.write_record("s", {"id": 8})
     assert out.buffer.getvalue() == b""  # type: ignore[attr-defined]
     writer.write_message(StateMessage(value={"bookmarks": {}}))
     lines = [json.loads(x) for x in out.buffer.getvalue().splitlines()]  # type: ignore[attr-defined]
-    assert [m["type"] for m in lines] == ["RECORD", "RECORD", "STATE"]
+    assert [m["type"] for m in lines] == ["RECORD"] * 8 + ["STATE"]
+    assert [m["record"]["id"] for m in lines[:-1]] == list(range(1, 9))
+    assert lines[5:7] == [  # an absent (UNSET) field stays absent; 0 is a value
+        {"type": "RECORD", "stream": "s", "record": {"id": 6, "n": 0}, "version": 2},
+        {"type": "RECORD", "stream": "s", "record": {"id": 7}, "version": 2},
+    ]
     assert lines[0] == {
         "type": "RECORD",
         "stream": "s",
