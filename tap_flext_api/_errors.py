@@ -7,9 +7,14 @@ so a failed run says exactly what broke.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from flext_infra.observability import redact
+
+if TYPE_CHECKING:
+    from flext_infra.http import HttpError
 
 
 class RequestFailure:
@@ -55,6 +60,14 @@ class StreamFatalError(RequestFailure, FatalAPIError):
         self.stream, self.url, self.status, self.attempts = stream, redact(url), status, attempts
         self.reason = reason
         super().__init__(self._describe(reason))
+
+    @classmethod
+    def from_http(cls, stream: str, error: HttpError, url: str) -> StreamFatalError:
+        """The client's fatal ``error``; when nothing answered, its own words say why."""
+        reason = "request failed"
+        if error.status is None:  # a certificate, a refused host, a bad URL
+            reason += f": {error.args[0]}"
+        return cls(stream, error.url or url, error.status, error.attempts or 1, reason)
 
 
 class PaginationError(FatalAPIError):

@@ -447,9 +447,7 @@ class FlextApiStream(RESTStream[PageRequest]):
                     skipped_total=sum(self.skipped.values()),
                 )  # fmt: skip
                 return None
-            raise StreamFatalError(
-                self.name, exc.url or url, exc.status, exc.attempts, "request failed"
-            ) from exc
+            raise StreamFatalError.from_http(self.name, exc, url) from exc
         except RetriableHTTPError as exc:
             reason = "retries exhausted"
             if "open" in client.breaker_states().values():

@@ -160,10 +160,7 @@ class TapFlextApi(Tap):
                 stream, exc.url or url, exc.status, exc.attempts, "retries exhausted"
             ) from exc
         except HttpError as exc:
-            raise StreamFatalError(
-                stream, getattr(exc, "url", None) or url, getattr(exc, "status", None),
-                getattr(exc, "attempts", 1), "request failed",
-            ) from exc  # fmt: skip
+            raise StreamFatalError.from_http(stream, exc, url) from exc
         try:
             return msgspec.json.decode(response.content)
         except msgspec.DecodeError as exc:

@@ -8,7 +8,7 @@ From outside in::
     3. retry              backoff with jitter, Retry-After, attempts and time bounds
     4. circuit breaker    per host, failure ratio over a sliding window
     5. HTTP cache         hishel, RFC 9111 revalidation (when enabled)
-       network            httpx.HTTPTransport
+       network            NetworkTransport: httpx's pools (TLS built on first use)
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from flext_infra.http._httpx import (
     ByteStream,
     Client,
     HTTPError,
-    HTTPTransport,
     Limits,
     Response,
     Timeout,
     TransportError,
 )
+from flext_infra.http._network import NetworkTransport
 from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
@@ -59,7 +59,7 @@ class FlextHttpClient:
 
     Args:
         config: The resolved configuration.
-        transport: The innermost transport (default: ``httpx.HTTPTransport``).
+        transport: The innermost transport (default: :class:`NetworkTransport`).
             Tests may pass ``httpx.MockTransport`` for unit cases.
     """
 
@@ -71,13 +71,13 @@ class FlextHttpClient:
         self._secret_params = frozenset(
             {auth.query_param} if isinstance(auth, ApiKeyAuth) and auth.query_param else set()
         )
-        network = transport or HTTPTransport(
-            verify=config.verify_tls,
-            retries=0,
+        network = transport or NetworkTransport(
+            verify_tls=config.verify_tls,
             limits=Limits(
                 max_connections=config.max_connections,
                 max_keepalive_connections=config.max_connections,
             ),
+            secret_params=self._secret_params,
         )
         stack: BaseTransport = network
         self._cache: CacheLayer | None = None

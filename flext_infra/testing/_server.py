@@ -16,6 +16,7 @@ import contextlib
 import math
 import random
 import secrets
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -74,6 +75,8 @@ class SampleApi:
         cache_max_bytes: Bound of the rendered-page cache.
         read_ahead: Render the next page of a walk in the background while the
             client reads the current one.
+        tls: Serve HTTPS with this server-side context (``base_url`` then says
+            ``https``); the tests use a self-signed certificate.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class SampleApi:
         faults: Faults | None = None,
         cache_max_bytes: int = 256 * 1024 * 1024,
         read_ahead: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sample API only listens on loopback")
@@ -128,6 +132,7 @@ class SampleApi:
         self._inflight: dict[Any, threading.Event] = {}
         self._inflight_lock = threading.Lock()
         self._read_ahead_enabled = read_ahead
+        self._tls = tls
         self._executor: ThreadPoolExecutor | None = None
         self._views: OrderedDict[Any, Sequence[int]] = OrderedDict()
         self._views_lock = threading.Lock()
@@ -143,8 +148,7 @@ class SampleApi:
         """Bind and serve in a background thread; returns self."""
         if self._server is not None:
             return self
-        handler = type("SampleApiHandler", (Handler,), {"api": self})
-        self._server = Server((self._host, self._port), handler)
+        self._server = self._bind()
         self._start_executor()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -157,8 +161,7 @@ class SampleApi:
 
     def serve_forever(self) -> None:
         """Bind and serve in this thread until interrupted (the CLI's foreground mode)."""
-        handler = type("SampleApiHandler", (Handler,), {"api": self})
-        self._server = Server((self._host, self._port), handler)
+        self._server = self._bind()
         self._start_executor()
         try:
             self._server.serve_forever(poll_interval=0.2)
@@ -167,6 +170,13 @@ class SampleApi:
             self._server.server_close()
             self._server = None
             self._stop_executor()
+
+    def _bind(self) -> Server:
+        handler = type("SampleApiHandler", (Handler,), {"api": self})
+        server = Server((self._host, self._port), handler)
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
+        return server
 
     def _start_executor(self) -> None:
         if self._read_ahead_enabled and self._executor is None:
@@ -212,9 +222,10 @@ class SampleApi:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        """``http://127.0.0.1:PORT`` (``https`` with ``tls``; no trailing slash)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def wms_url(self) -> str:

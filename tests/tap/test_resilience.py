@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from pathlib import Path
 
 import pytest
 
 from flext_infra.testing import Faults, SampleApi
-from tap_flext_api import StreamRetriableError
+from tap_flext_api import StreamFatalError, StreamRetriableError
 
 from .conftest import PASSWORD, USER, run_in_process, run_subprocess, wms_config
 
@@ -81,3 +82,23 @@ def test_outage_fails_clearly_within_bounds_with_the_breaker_open(
         assert PASSWORD not in sub.stderr
         assert "(HTTP 503, 3 attempts)" in sub.stderr
         assert "circuit breaker now open" in sub.stderr
+
+
+def test_untrusted_certificate_fails_at_once_and_https_reads_with_verification_off(
+    tls_cert: tuple[Path, Path],
+) -> None:
+    """An HTTPS API whose certificate fails verification stops the run on the first attempt,
+    saying why; with ``verify_tls: false`` the same API is read in full."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_cert)
+    with SampleApi(records=20, username=USER, password=PASSWORD, tls=context) as api:
+        assert api.base_url.startswith("https://")
+        failed = run_in_process(wms_config(api, entities=["order_hdr"], max_retries=3))
+        error = failed.error
+        assert isinstance(error, StreamFatalError)
+        assert error.attempts == 1 and error.status is None
+        assert "TLS certificate verification failed: self-signed certificate" in str(error)
+        assert PASSWORD not in str(error)
+        run = run_in_process(wms_config(api, entities=["order_hdr"], verify_tls=False))
+        assert run.error is None, run.error
+        assert sorted(run.ids("order_hdr")) == list(range(1, 21))
