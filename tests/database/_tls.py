@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import ssl
 import threading
@@ -11,35 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from tests.conftest import self_signed
 
 WALLET_PASSWORD = "wallet-pw-123"
-
-
-def _self_signed(common_name: str) -> tuple[Any, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
 
 
 def make_wallet(directory: Path, *, encrypted: bool = True) -> Path:
     """A wallet directory laid out like an Autonomous Database download (ewallet.pem, tnsnames)."""
     directory.mkdir(parents=True, exist_ok=True)
-    key, cert = _self_signed("adb.example.com")
+    key, cert = self_signed("adb.example.com")
     encryption: Any = (
         serialization.BestAvailableEncryption(WALLET_PASSWORD.encode())
         if encrypted
@@ -59,7 +40,7 @@ def make_wallet(directory: Path, *, encrypted: bool = True) -> Path:
 @contextlib.contextmanager
 def tls_server(workdir: Path) -> Iterator[int]:
     """A TLS server on 127.0.0.1 with a certificate no wallet here trusts; yields its port."""
-    key, cert = _self_signed("db.local")
+    key, cert = self_signed("db.local")
     pem = workdir / "server.pem"
     pem.write_bytes(
         key.private_bytes(
