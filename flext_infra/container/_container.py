@@ -603,15 +603,22 @@ class Container(_Owner):
     # --------------------------------------------------------------- environments
     @classmethod
     def for_environment(
-        cls, env: Environment | str | None = None, settings: FlextSettings | None = None
+        cls,
+        env: Environment | str | None = None,
+        settings: FlextSettings | None = None,
+        *,
+        subsystems: Iterable[str] | None = None,
     ) -> Container:
         """A container with every service of one environment registered (none created).
 
         ``env`` defaults to ``FLEXT_ENVIRONMENT`` (development when unset).
+        ``subsystems`` limits the registration to the core services and those
+        subsystems' (``alerts``, ``quality``, ``database``, ``http``,
+        ``orchestration``); the others are then not even imported.
         """
         from flext_infra.environments import build_container
 
-        return build_container(cls, env, settings)
+        return build_container(cls, env, settings, subsystems)
 
     def register_production_services(self, settings: FlextSettings | None = None) -> None:
         """Upstream alias: register the production profile into this container."""

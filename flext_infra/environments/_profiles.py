@@ -84,10 +84,13 @@ CORE_SERVICES: tuple[ServiceSpec, ...] = (
 SUBSYSTEMS: tuple[str, ...] = ("alerts", "quality", "database", "http", "orchestration")
 
 
-def service_specs() -> list[ServiceSpec]:
-    """Every known spec: the core ones, then each subsystem's."""
+def service_specs(subsystems: Iterable[str] = SUBSYSTEMS) -> list[ServiceSpec]:
+    """The core specs, then each of ``subsystems``' (all of them by default)."""
+    unknown = set(subsystems) - set(SUBSYSTEMS)
+    if unknown:
+        raise ValueError(f"unknown subsystems {sorted(unknown)}; known: {', '.join(SUBSYSTEMS)}")
     specs = list(CORE_SERVICES)
-    for module in SUBSYSTEMS:
+    for module in subsystems:
         specs.extend(importlib.import_module(f"flext_infra.{module}._services").SERVICES)
     return specs
 
@@ -122,6 +125,7 @@ def build_container(
     cls: type[Container],
     env: Environment | str | None,
     settings: FlextSettings | None,
+    subsystems: Iterable[str] | None = None,
 ) -> Container:
     """Implementation of :meth:`Container.for_environment`."""
     if env is not None:
@@ -134,7 +138,8 @@ def build_container(
         settings = load_settings(environment=environment)
     container = cls(cleanup_timeout=30.0)
     container.environment = environment
-    register_profile(container, environment, settings)
+    specs = None if subsystems is None else service_specs(subsystems)
+    register_profile(container, environment, settings, specs)
     return container
 
 

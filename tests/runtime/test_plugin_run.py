@@ -169,6 +169,32 @@ def test_current_settings_come_from_the_runtime_container(
     assert str(current_settings().data_dir) == "/tmp/flext-elsewhere"
 
 
+def test_plugin_container_holds_the_runtime_services_only(alert_dir: Path) -> None:
+    """A plugin's container has the core services and alerts; the other subsystems are neither
+    registered nor imported (checked in a child, whose imports start clean)."""
+    code = (
+        "import sys\n"
+        "from flext_infra.runtime import plugin_run\n"
+        "with plugin_run('tap-x', environment='test', argv=[]) as run:\n"
+        "    keys = {k for k in run.container.keys if isinstance(k, str)}\n"
+        "loaded = [m for m in ('quality', 'database', 'orchestration', 'http')\n"
+        "          if f'flext_infra.{m}._services' in sys.modules]\n"
+        "print(sorted(keys), loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['alert_manager', 'data_dir', 'logger', 'settings'] []"
+
+
+def test_unknown_subsystem_is_refused() -> None:
+    """A typo in ``subsystems`` fails naming the known ones, rather than registering nothing."""
+    from flext_infra import Container
+
+    with pytest.raises(ValueError, match="unknown subsystems \\['htp'\\]; known: alerts"):
+        Container.for_environment("test", subsystems=("htp",))
+
+
 def test_tune_gc_for_cli_freezes_imports_and_keeps_the_thresholds() -> None:
     """The console scripts' collector settings (checked in a child: never in the test process)."""
     code = (
