@@ -45,7 +45,14 @@ from tap_flext_api._errors import StreamFatalError, StreamRetriableError
 from tap_flext_api._jsonpath import compile_path, simple_keys
 from tap_flext_api._settings import StreamDefinition
 from tap_flext_api._writer import FastSingerWriter
-from tap_flext_api.pagination import Page, PageRequest, PaginationGuard, Paginator, build_paginator
+from tap_flext_api.pagination import (
+    Page,
+    PageForm,
+    PageRequest,
+    PaginationGuard,
+    Paginator,
+    build_paginator,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -82,7 +89,7 @@ class _PageReader:
     decoder: Any
     records_key: str | None
     body_fields: tuple[tuple[str, str], ...]
-    form: str
+    form: PageForm
 
 
 def _render(template: Any, values: Mapping[str, Any]) -> Any:
@@ -490,7 +497,9 @@ class FlextApiStream(RESTStream[PageRequest]):
         """
         content = response.content
 
-        def page(body: Any, records: list[Any], encoded: Any = None, form: str = "decoded") -> Page:
+        def page(
+            body: Any, records: list[Any], encoded: Any = None, form: PageForm = "decoded"
+        ) -> Page:
             return Page(url, response.status_code, response.headers, body, response.content,
                         records, encoded, form)  # fmt: skip
 
@@ -613,7 +622,7 @@ class FlextApiStream(RESTStream[PageRequest]):
         if keys is None or len(keys) > 1:
             return None
         item: Any = msgspec.Raw
-        form = "raw"
+        form: PageForm = "raw"
         if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
             shape = self._record_shape
             if shape is None or self.effective_schema.get("additionalProperties"):

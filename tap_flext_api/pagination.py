@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 
+#: How a :class:`Page` holds its records.
+PageForm = Literal["decoded", "raw", "shaped"]
+
+
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     """What the next request changes.
@@ -84,7 +88,7 @@ class Page:
     content: bytes
     records: list[Any]
     encoded: Any = None
-    form: str = "decoded"
+    form: PageForm = "decoded"
 
 
 class Paginator(ABC):
