@@ -491,9 +491,10 @@ class FlextApiStream(RESTStream[PageRequest]):
         has no raw newline (each record must fit on one Singer line), records
         keep their JSON text: no per-record decode or re-encode, and numbers
         keep their exact text. Where it can (see :meth:`_page_reader`), one
-        msgspec pass reads the records and the keys the paginator needs;
-        otherwise the body is split, then the records array is checked.
-        Anything else is decoded (numbers as ``Decimal``).
+        msgspec pass reads the records and the keys the paginator needs, and a
+        page it refuses is decoded; otherwise the body is split, then the
+        records array is checked. Anything else is decoded (numbers as
+        ``Decimal``).
         """
         content = response.content
 
@@ -514,14 +515,16 @@ class FlextApiStream(RESTStream[PageRequest]):
             try:
                 top = reader.decoder.decode(content)
             except msgspec.ValidationError:
-                pass  # not the usual shape: the steps below sort it out
-            else:
-                if reader.records_key is None:
-                    return page(top, top, None, reader.form)
-                records = top.records or []
-                body = {key: getattr(top, attr) for attr, key in reader.body_fields}
-                body[reader.records_key] = records
-                return page(body, records, None, reader.form)
+                # A record conformance would change, or records that are not an
+                # array: decoded (and conformed) like any page that cannot go raw.
+                body = _decoder.decode(content)
+                return page(body, self._extract(body))
+            if reader.records_key is None:
+                return page(top, top, None, reader.form)
+            records = top.records or []
+            body = {key: getattr(top, attr) for attr, key in reader.body_fields}
+            body[reader.records_key] = records
+            return page(body, records, None, reader.form)
         if not keys:
             try:
                 items = _raw_list.decode(content)
