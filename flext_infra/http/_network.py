@@ -69,7 +69,8 @@ class NetworkTransport(BaseTransport):
             raise FatalHTTPError(
                 f"TLS certificate verification failed: {cause.verify_message}; check that "
                 "the server's certificate chain is complete and issued for this host "
-                "(FLEXT_API_VERIFY_TLS=false turns verification off, for testing only)",
+                "(verify_tls: false, or FLEXT_API_VERIFY_TLS=false, turns verification off; "
+                "for testing only)",
                 method=request.method,
                 url=mask_url(request.url, self._secret_params),
                 attempts=1,
