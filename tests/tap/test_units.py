@@ -278,6 +278,13 @@ def test_writer_buffers_records_until_a_state_message(monkeypatch: pytest.Monkey
     lines = [json.loads(x) for x in out.buffer.getvalue().splitlines()]  # type: ignore[attr-defined]
     assert [m["type"] for m in lines] == ["RECORD"] * 8 + ["STATE"]
     assert [m["record"]["id"] for m in lines[:-1]] == list(range(1, 9))
+    raw_lines = out.buffer.getvalue().splitlines()  # type: ignore[attr-defined]
+    shaped = FastSingerWriter()
+    shaped.write_record("s", {"id": 6, "n": 0}, 2, "2024-01-01T00:00:00+00:00")
+    shaped.write_shaped_records("s", [shape(6, msgspec.Raw(b"0"))], 2, "2024-01-01T00:00:00+00:00")
+    shaped.flush()
+    same = out.buffer.getvalue().splitlines()[len(raw_lines) :]  # type: ignore[attr-defined]
+    assert len(same) == 2 and same[0] == same[1]  # byte for byte what write_record writes
     assert lines[5:7] == [  # an absent (UNSET) field stays absent; 0 is a value
         {"type": "RECORD", "stream": "s", "record": {"id": 6, "n": 0}, "version": 2},
         {"type": "RECORD", "stream": "s", "record": {"id": 7}, "version": 2},
