@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -107,6 +107,9 @@ class EntitySpec:
     make: Callable[[int, int, int, int, RecordContext], dict[str, Any]]
     replication_key: str = "mod_ts"
     primary_key: tuple[str, ...] = ("id",)
+    #: The ``code`` of a foreign key by record id, for LGF's related-field
+    #: filters (``company_id__code=ACME``).
+    codes: Mapping[str, Callable[[int], str]] = field(default_factory=dict)
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -149,6 +152,23 @@ class RecordContext:
 _STATUSES = (0, 10, 20, 30, 90)
 _FACILITIES = ("FAC01", "FAC02", "DC-EAST")
 _COMPANIES = ("COMP1", "ACME")
+
+
+def _facility(rid: int) -> tuple[int, str]:
+    """A record's facility: its id and code."""
+    return rid % 3 + 1, _FACILITIES[rid % 3]
+
+
+def _company(rid: int) -> tuple[int, str]:
+    """A record's company: its id and code."""
+    return rid % 2 + 1, _COMPANIES[rid % 2]
+
+
+#: Related-field filters on the company and facility codes.
+_SCOPE_CODES: dict[str, Callable[[int], str]] = {
+    "facility_id": lambda rid: _facility(rid)[1],
+    "company_id": lambda rid: _company(rid)[1],
+}
 _USERS = ("lgf_sync", "jdoe", "integration", "")
 _CITIES = ("Lisboa", "Porto", "Madrid", "Austin", "São Paulo")
 
@@ -174,14 +194,13 @@ def _allocation(
     rid: int, rev: int, mod_us: int, create_us: int, c: RecordContext
 ) -> dict[str, Any]:
     h = _mix(rid, rev, 1)
-    fac = rid % 3
     n_dtl = max(c.counts.get("order_dtl", 1), 1)
     dtl = (rid - 1) % n_dtl + 1
     item = h % 5000 + 1
     rec: dict[str, Any] = {
         "id": rid,
-        "facility_id": c.shared_fk("facility", fac + 1, _FACILITIES[fac]),
-        "company_id": c.shared_fk("company", rid % 2 + 1, _COMPANIES[rid % 2]),
+        "facility_id": c.shared_fk("facility", *_facility(rid)),
+        "company_id": c.shared_fk("company", *_company(rid)),
         "order_dtl_id": c.fk("order_dtl", dtl, f"{dtl}"),
         "item_id": c.shared_fk("item", item, f"ITEM{item:06d}"),
         "task_id": None if rid % 5 == 0 else c.fk("task", rid // 4 + 1, f"T{rid // 4 + 1:08d}"),
@@ -198,12 +217,11 @@ def _allocation(
 
 def _order_hdr(rid: int, rev: int, mod_us: int, create_us: int, c: RecordContext) -> dict[str, Any]:
     h = _mix(rid, rev, 2)
-    fac = rid % 3
     ord_day = rid % 700
     rec: dict[str, Any] = {
         "id": rid,
-        "facility_id": c.shared_fk("facility", fac + 1, _FACILITIES[fac]),
-        "company_id": c.shared_fk("company", rid % 2 + 1, _COMPANIES[rid % 2]),
+        "facility_id": c.shared_fk("facility", *_facility(rid)),
+        "company_id": c.shared_fk("company", *_company(rid)),
         "order_nbr": f"ORD{rid:09d}",
         "order_type_id": c.shared_fk(
             "order_type", rid % 4 + 1, ("STD", "RUSH", "XFER", "RTN")[rid % 4]
@@ -305,6 +323,7 @@ ENTITIES: dict[str, EntitySpec] = {
             *_AUDIT,
         ),
         _allocation,
+        codes=_SCOPE_CODES,
     ),
     "order_hdr": EntitySpec(
         "order_hdr",
@@ -328,6 +347,7 @@ ENTITIES: dict[str, EntitySpec] = {
             *_AUDIT,
         ),
         _order_hdr,
+        codes=_SCOPE_CODES,
     ),
     "order_dtl": EntitySpec(
         "order_dtl",
@@ -483,18 +503,25 @@ class Table:
             return (lambda i: -i) if desc else (lambda i: i)
         raise ValueError(f"unsupported ordering {ordering!r}")
 
-    def view(self, filters: Sequence[tuple[str, str, int]], ordering: str) -> Sequence[int]:
+    def view(self, filters: Sequence[tuple[str, str, int | str]], ordering: str) -> Sequence[int]:
         """Ids matching ``filters`` (field, op, value), sorted by ``ordering``.
 
         Filters on the id (and create time, which grows with it) and on the
-        modification time are answered by bisecting; anything else scans.
+        modification time are answered by bisecting; anything else scans
+        (a foreign key's ``code``, op ``"code"``).
         """
         with self.lock:
             name = ordering.lstrip("-")
             desc = ordering.startswith("-")
             id_lo, id_hi = 1, self.count
             time_filters = []
+            code_filters: list[tuple[Callable[[int], str], Any]] = []
             for field, op, value in filters:
+                if op == "code":
+                    code_filters.append((self.spec.codes[field], value))
+                    continue
+                if not isinstance(value, int):
+                    raise ValueError(f"filter {field}__{op} needs a number, got {value!r}")
                 if field == "id":
                     id_lo, id_hi = _narrow(id_lo, id_hi, op, value)
                 elif field in _CREATE_FIELDS:
@@ -519,6 +546,8 @@ class Table:
                     mod = self.mod_us
                     checks = [_compare(op, value) for op, value in time_filters]
                     ids = [i for i in ids if all(c(mod[i]) for c in checks)]
+            if code_filters:
+                ids = [i for i in ids if all(code(i) == want for code, want in code_filters)]
             if desc:
                 ids = ids[::-1]
             return ids

@@ -124,15 +124,23 @@ _RESERVED = {
 
 def parse_query(
     spec: EntitySpec, query: dict[str, str]
-) -> tuple[tuple[tuple[str, str, int], ...], str, tuple[str, ...] | None]:
-    """Filters, ordering and field list from the query (400 on anything unknown)."""
+) -> tuple[tuple[tuple[str, str, int | str], ...], str, tuple[str, ...] | None]:
+    """Filters, ordering and field list from the query (400 on anything unknown).
+
+    Besides id and time filters, ``<fk>__code=<value>`` keeps the records whose
+    foreign key has that code, as LGF's related-field filters do (on the
+    company and facility of ``allocation`` and ``order_hdr``).
+    """
     names = spec.field_names
-    filters: list[tuple[str, str, int]] = []
+    filters: list[tuple[str, str, int | str]] = []
     for key, raw in query.items():
         if key in _RESERVED:
             continue
         field, _, op = key.partition("__")
         op = op or "eq"
+        if op == "code" and field in spec.codes:
+            filters.append((field, op, raw))
+            continue
         if field not in names or op not in (*FILTER_OPS, "eq"):
             raise ApiError(400, f"unsupported query parameter {key!r}")
         try:
@@ -177,7 +185,7 @@ def build_page(
     path: str,
     query: dict[str, str],
     style: str,
-    filters: tuple[tuple[str, str, int], ...],
+    filters: tuple[tuple[str, str, int | str], ...],
     ordering: str,
     fields: tuple[str, ...] | None,
 ) -> Rendered:

@@ -395,7 +395,9 @@ class SampleApi:
         return None
 
     # ------------------------------------------------------------------ rendering
-    def _view(self, table: Table, filters: tuple[tuple[str, str, int], ...], ordering: str) -> Any:
+    def _view(
+        self, table: Table, filters: tuple[tuple[str, str, int | str], ...], ordering: str
+    ) -> Any:
         key = (table.spec.name, table.version, filters, ordering)
         with self._views_lock:
             found = self._views.get(key)

@@ -122,11 +122,45 @@ def test_filters_and_ordering_on_id_and_mod_ts(api: SampleApi, client: httpx.Cli
     ]
 
 
+def test_related_code_filters_scope_company_and_facility(
+    api: SampleApi, client: httpx.Client
+) -> None:
+    """company_id__code / facility_id__code keep the records whose fk has that code, as in LGF,
+    combined with the other filters and orderings."""
+    url = f"{api.wms_url}allocation/"
+
+    def records(**params: str | int) -> list[dict[str, object]]:
+        body = client.get(url, params={"page_size": 100, **params}).json()
+        return list(body["results"])
+
+    everything = records()
+    for params in (
+        {"company_id__code": "ACME"},
+        {"facility_id__code": "FAC02"},
+        {"company_id__code": "ACME", "facility_id__code": "FAC01", "ordering": "-mod_ts"},
+        {"company_id__code": "ACME", "id__gt": 10},
+        {"company_id__code": "NOBODY"},
+    ):
+        wanted = [
+            r for r in everything
+            if all(r[k.removesuffix("__code")]["key"] == v  # type: ignore[index]
+                   for k, v in params.items() if k.endswith("__code"))
+            and r["id"] > params.get("id__gt", 0)  # type: ignore[operator]
+        ]  # fmt: skip
+        got = records(**params)
+        if params.get("ordering") == "-mod_ts":
+            assert [r["mod_ts"] for r in got] == sorted((r["mod_ts"] for r in got), reverse=True)
+            got.sort(key=lambda r: r["id"])  # type: ignore[arg-type, return-value]
+        assert got == wanted, params
+    assert records(company_id__code="NOBODY") == []
+
+
 @pytest.mark.parametrize(
     "params",
     [
         {"ordering": "cust_name"},
         {"cust_name__gte": "a"},
+        {"item_id__code": "ITEM000001"},
         {"fields": "id,nope"},
         {"page_size": "0"},
         {"cursor": "!!!", "page_mode": "sequenced"},

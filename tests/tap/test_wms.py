@@ -17,30 +17,10 @@ from .conftest import PASSWORD, USER, run_in_process, run_subprocess, wms_config
 COUNTS = {"allocation": 130, "order_hdr": 70, "order_dtl": 95}
 
 
-class ContextRecordingApi(SampleApi):
-    """The sample API plus the LGF related-resource filters on company and facility codes.
-
-    The sample API rejects filters it does not model; the real LGF API accepts
-    ``relation_id__related_field=value``. This subclass records the context
-    filters each request carried and serves the page without them (the sample
-    data does not model company scoping).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.context_filters: list[tuple[str, dict[str, str]]] = []
-
-    def render(self, path: str, query: dict[str, str]) -> Any:
-        """Strip and record the context filters, then render as usual."""
-        found = {k: query.pop(k) for k in ("company_id__code", "facility_id__code") if k in query}
-        self.context_filters.append((path, found))
-        return super().render(path, query)
-
-
 @pytest.fixture
 def wms_api() -> Any:
     """A WMS-shaped API with a different size per entity, basic auth."""
-    with ContextRecordingApi(counts=COUNTS, username=USER, password=PASSWORD) as server:
+    with SampleApi(counts=COUNTS, username=USER, password=PASSWORD) as server:
         yield server
 
 
@@ -85,7 +65,8 @@ def test_full_sync_of_three_entities_gives_exact_counts(wms_api: SampleApi, tmp_
 
 
 def test_upstream_config_works_unchanged(wms_api: SampleApi, tmp_path: Path) -> None:
-    """The upstream key set, with no profile key, syncs and sends company/facility filters."""
+    """The upstream key set, with no profile key, syncs; the API applies the company and
+    facility filters it sends (LGF related-field filters), so only that scope arrives."""
     config = {
         "base_url": wms_api.base_url,
         "username": USER,
@@ -102,19 +83,19 @@ def test_upstream_config_works_unchanged(wms_api: SampleApi, tmp_path: Path) -> 
     }
     run = run_subprocess(config, tmp=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert {e: len(run.ids(e)) for e in COUNTS} == COUNTS
-    firsts = {}
-    for path, filters in wms_api.context_filters:  # type: ignore[attr-defined]
-        firsts.setdefault(path, filters)
-    assert firsts["/wms/lgfapi/v10/entity/allocation/"] == {
-        "company_id__code": "ACME",
-        "facility_id__code": "FAC01",
-    }
-    assert firsts["/wms/lgfapi/v10/entity/order_hdr/"] == {
-        "company_id__code": "ACME",
-        "facility_id__code": "FAC01",
-    }
-    assert firsts["/wms/lgfapi/v10/entity/order_dtl/"] == {}  # no company/facility fields
+    # The sample data puts record i in company COMPANIES[i % 2] and facility
+    # FACILITIES[i % 3]: ACME and FAC01 are the ids with i % 6 == 3.
+    scoped = {e: [i for i in range(1, n + 1) if i % 6 == 3] for e, n in COUNTS.items()}
+    scoped["order_dtl"] = list(range(1, COUNTS["order_dtl"] + 1))  # no company/facility fields
+    assert {e: sorted(run.ids(e)) for e in COUNTS} == scoped
+    for record in run.records("allocation") + run.records("order_hdr"):
+        assert (record["company_id"]["key"], record["facility_id"]["key"]) == ("ACME", "FAC01")
+    for entity, scope in (("allocation", True), ("order_hdr", True), ("order_dtl", False)):
+        data = [r.query for r in wms_api.requests.matching(f"/wms/lgfapi/v10/entity/{entity}/")]
+        data = [q for q in data if "page_size=" in q]  # the data requests, not describe
+        assert data and all(
+            ("company_id__code=ACME" in q and "facility_id__code=FAC01" in q) is scope for q in data
+        ), data
     data = wms_api.requests.matching("/wms/lgfapi/v10/entity/allocation/")[1].query
     assert "mod_ts__gte=2023-06-01T00%3A00%3A00%2B00%3A00" in data and "page_size=40" in data
 
