@@ -54,14 +54,16 @@ def test_sqlite_timestamp_text_is_isoformat_of_the_parsed_value(text: str) -> No
     assert _sqlite_builder(TS)({"f": text}) == (dt.datetime.fromisoformat(text).isoformat(),)
 
 
-@given(
-    st.datetimes(
-        timezones=st.builds(
-            dt.timezone, st.integers(-1439, 1439).map(lambda m: dt.timedelta(minutes=m))
-        )
-    ),
-    st.sampled_from(["auto", "milliseconds", "microseconds"]),
+#: Aware datetimes at any whole-minute offset, and the layouts isoformat() writes.
+_AWARE = st.datetimes(
+    timezones=st.builds(
+        dt.timezone, st.integers(-1439, 1439).map(lambda m: dt.timedelta(minutes=m))
+    )
 )
+_TIMESPECS = st.sampled_from(["auto", "milliseconds", "microseconds"])
+
+
+@given(_AWARE, _TIMESPECS)
 def test_sqlite_timestamp_fast_path_matches_isoformat(value: dt.datetime, spec: str) -> None:
     """Any aware timestamp text is stored as its parsed value's isoformat()."""
     text = value.isoformat(timespec=spec)
@@ -102,14 +104,7 @@ def _pg_builder(kind: LogicalType) -> Any:
     return compile_row_builder([("f", kind, kind, conv, finish)], strict=True)
 
 
-@given(
-    st.datetimes(
-        timezones=st.builds(
-            dt.timezone, st.integers(-1439, 1439).map(lambda m: dt.timedelta(minutes=m))
-        )
-    ),
-    st.sampled_from(["auto", "milliseconds", "microseconds"]),
-)
+@given(_AWARE, _TIMESPECS)
 def test_postgres_timestamps_go_to_copy_as_utc_iso_text(value: dt.datetime, spec: str) -> None:
     """PostgreSQL gets the instant as UTC ISO text (equal instants give equal keys)."""
     text = value.isoformat(timespec=spec)
