@@ -58,8 +58,9 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
 
     def write_message(self, message: Message) -> None:
         """Write ``message``; anything but a RECORD flushes the buffer first and after."""
-        self._buffer += self.serialize_message(message)
-        if message.type != SingerMessageType.RECORD or self._pending() >= _FLUSH_AT:
+        buffer = self._buffer
+        buffer += self.serialize_message(message)
+        if message.type != SingerMessageType.RECORD or len(buffer) + self._chunked >= _FLUSH_AT:
             self.flush()
 
     def write_record(
@@ -149,9 +150,6 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         self._chunked += sum(len(chunk) for chunk in chunks)
         if self._chunked >= _FLUSH_AT:
             self.flush()
-
-    def _pending(self) -> int:
-        return self._chunked + len(self._buffer)
 
     def flush(self) -> None:
         """Hand buffered lines to stdout and flush it."""

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from flext_infra.http import BasicAuth, FatalHTTPError, HttpClientConfig, create_http_client
+from flext_infra.http import (
+    BasicAuth,
+    FatalHTTPError,
+    FlextHttpClient,
+    HttpClientConfig,
+    create_http_client,
+)
 from flext_infra.http._network import NetworkTransport
 from flext_infra.testing import SampleApi
 
@@ -24,7 +30,7 @@ def tls_api(tls_cert: tuple[Path, Path]) -> Iterator[SampleApi]:
         yield server
 
 
-def _client(api: SampleApi, *, verify_tls: bool) -> object:
+def _client(api: SampleApi, *, verify_tls: bool) -> FlextHttpClient:
     return create_http_client(
         HttpClientConfig(
             base_url=api.base_url,
@@ -44,10 +50,10 @@ def test_untrusted_certificate_fails_at_once_naming_the_cause(tls_api: SampleApi
     client = _client(tls_api, verify_tls=True)
     try:
         with pytest.raises(FatalHTTPError) as caught:
-            client.request("GET", ALLOCATION)  # type: ignore[attr-defined]
-        metrics = client.metrics()  # type: ignore[attr-defined]
+            client.request("GET", ALLOCATION)
+        metrics = client.metrics()
     finally:
-        client.close()  # type: ignore[attr-defined]
+        client.close()
     error = caught.value
     assert (error.reason, error.attempts, error.status) == ("tls", 1, None)
     assert "verification failed: self-signed certificate" in str(error)
@@ -62,9 +68,9 @@ def test_https_works_when_verification_is_off(tls_api: SampleApi) -> None:
     """With verification off (allowed only outside deployed environments) HTTPS reads pages."""
     client = _client(tls_api, verify_tls=False)
     try:
-        response = client.request("GET", ALLOCATION)  # type: ignore[attr-defined]
+        response = client.request("GET", ALLOCATION)
     finally:
-        client.close()  # type: ignore[attr-defined]
+        client.close()
     assert response.status_code == 200 and response.json()["results"]
 
 
