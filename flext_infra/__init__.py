@@ -6,6 +6,7 @@ Nothing in this package imports Singer code.
 
 from flext_infra._environment import Environment
 from flext_infra._errors import ConfigurationError, FlextInfraError
+from flext_infra._exit import ExitCode
 from flext_infra._result import Result, ResultError
 from flext_infra.container import (
     CaptiveDependencyError,
@@ -41,6 +42,7 @@ __all__ = [
     "ContainerError",
     "DisposeError",
     "Environment",
+    "ExitCode",
     "FlextInfraError",
     "FlextSettings",
     "Lifetime",
