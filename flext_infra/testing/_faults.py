@@ -35,6 +35,18 @@ class Faults:
         unauthorized_next: The next N requests answer 401 whatever their credentials.
         paths: Path prefixes the faults apply to; empty means all but the exempt ones.
         seed: Seeds the ``error_ratio`` draws, so runs repeat.
+        graphql_errors_next: The next N GraphQL answers are errors only (``data:
+            null``), one error per root field with its message, location and path.
+        graphql_partial_next: The next N GraphQL answers carry partial data: one
+            nullable field of one record (mid-page) fails, with its path.
+        graphql_throttle_next: The next N GraphQL answers are ``THROTTLED`` errors
+            with a Shopify-style ``extensions.cost.throttleStatus``.
+        graphql_throttle_ratio: A share (0..1) of GraphQL answers are ``THROTTLED``.
+        graphql_cost: ``(maximum_available, restore_rate)``: a cost bucket
+            (Shopify's leaky bucket). Each query costs one plus two per
+            connection and one per record asked for; a query costing more than
+            is available is throttled; every answer reports the bucket in
+            ``extensions.cost``.
     """
 
     outage: bool = False
@@ -53,6 +65,11 @@ class Faults:
     unauthorized_next: int = 0
     paths: tuple[str, ...] = ()
     seed: int = 0
+    graphql_errors_next: int = 0
+    graphql_partial_next: int = 0
+    graphql_throttle_next: int = 0
+    graphql_throttle_ratio: float = 0.0
+    graphql_cost: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flext_infra.testing._faults import RequestRecord
+from flext_infra.testing._graphql import GRAPHQL_PATH
 from flext_infra.testing._pages import ENCODER, ApiError, Rendered
 
 if TYPE_CHECKING:
@@ -126,6 +127,15 @@ class Handler(BaseHTTPRequestHandler):
                     {"detail": "Authentication credentials were not provided."},
                     {"WWW-Authenticate": 'Basic realm="sample"'},
                 )
+                return
+            if path == GRAPHQL_PATH:
+                answer = api.graphql.answer(method, body)
+                if answer.fault is not None:
+                    self._pending = (method, path, split.query, answer.fault)
+                if fault is not None:  # drop or truncate the body
+                    self._send_broken(ENCODER.encode(answer.payload), fault[0])
+                    return
+                self._send_json(answer.status, answer.payload, answer.headers)
                 return
             if method in ("POST", "PUT", "DELETE"):
                 if path != "/echo":

@@ -34,6 +34,7 @@ from flext_infra.testing._data import (
     Table,
 )
 from flext_infra.testing._faults import Faults, RequestLog
+from flext_infra.testing._graphql import GraphqlEndpoint
 from flext_infra.testing._handler import EXEMPT, Handler, Server
 from flext_infra.testing._pages import (
     ENCODER,
@@ -52,6 +53,8 @@ GENERIC_MODES = ("page", "offset", "cursor", "next_url", "link", "has_more")
 
 class SampleApi:
     """The sample REST API on 127.0.0.1: Oracle WMS LGF v10 shape, generic paginators, faults.
+
+    The same tables are served over GraphQL at ``POST /graphql`` (``_graphql.py``).
 
     Use it as a context manager::
 
@@ -110,6 +113,8 @@ class SampleApi:
             GENERIC_ENTITY, counts.get(GENERIC_ENTITY.name, records)
         )
         self.requests = RequestLog()
+        #: ``POST /graphql`` (see ``_graphql.py``): its own log of operations and faults.
+        self.graphql = GraphqlEndpoint(self)
         self._host = host
         self._port = port
         self._username = username
