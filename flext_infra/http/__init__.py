@@ -26,6 +26,7 @@ from flext_infra.http._guard import is_loopback
 from flext_infra.http._httpx import MockTransport, Request, Response
 from flext_infra.http._observe import mask_url
 from flext_infra.http._ratelimit import RateLimiter, parse_retry_after
+from flext_infra.http._retry import RetryAdvice, RetryCheck
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -46,6 +47,8 @@ __all__ = [
     "Request",
     "Response",
     "RetriableHTTPError",
+    "RetryAdvice",
+    "RetryCheck",
     "TotalTimeoutError",
     "create_http_client",
     "is_loopback",

@@ -40,7 +40,9 @@ from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
     DEADLINE,
+    IDEMPOTENT,
     NO_CACHE,
+    RETRY_CHECK,
     HttpMetrics,
     Waits,
     host_of,
@@ -48,7 +50,7 @@ from flext_infra.http._observe import (
     mask_url,
 )
 from flext_infra.http._ratelimit import RateLimiter, RateLimitTransport
-from flext_infra.http._retry import RetryTransport
+from flext_infra.http._retry import RetryCheck, RetryTransport
 
 
 class FlextHttpClient:
@@ -150,6 +152,8 @@ class FlextHttpClient:
         raise_for_status: bool = True,
         cache: bool = True,
         total_timeout: float | None = None,
+        idempotent: bool = False,
+        retry_check: RetryCheck | None = None,
     ) -> Response:
         """Send one logical request through the stack and return the ``httpx.Response``.
 
@@ -165,6 +169,12 @@ class FlextHttpClient:
         its status; network failures still raise. ``cache=False`` bypasses the
         HTTP cache for this request (large pages read once are not worth
         storing). ``total_timeout`` replaces the configured budget for this request.
+
+        ``idempotent=True`` retries this request like a GET whatever its method
+        (a GraphQL query is a POST that only reads); other POSTs stay unretried.
+        ``retry_check`` reads each response whose status is final and may ask for
+        another attempt (:class:`~flext_infra.http.RetryAdvice`), as a 429 would;
+        it runs only for requests that may be retried.
         """
         if self._closed:
             raise RuntimeError("the HTTP client is closed")
@@ -174,6 +184,10 @@ class FlextHttpClient:
                 extensions[NO_CACHE] = True
             if total_timeout is not None:
                 extensions[DEADLINE] = self._waits.now() + total_timeout
+            if idempotent:
+                extensions[IDEMPOTENT] = True
+            if retry_check is not None:
+                extensions[RETRY_CHECK] = retry_check
             request = self._client.build_request(
                 method,
                 url,
@@ -248,7 +262,8 @@ class FlextHttpClient:
         return self.request("GET", url, **kwargs)
 
     def post(self, url: str, **kwargs: Any) -> Response:
-        """``request("POST", url, ...)``; not retried unless POST is in ``retry_methods``."""
+        """``request("POST", url, ...)``; retried only when POST is in ``retry_methods``
+        or the call says ``idempotent=True``."""
         return self.request("POST", url, **kwargs)
 
     def put(self, url: str, **kwargs: Any) -> Response:

@@ -22,6 +22,12 @@ LIMITER = "flext.rate_limiter"
 ATTEMPTS = "flext.attempts"
 BUDGET_EXHAUSTED = "flext.budget_exhausted"
 NO_CACHE = "flext.no_cache"
+#: The caller vouches that this request is safe to repeat whatever its method
+#: (a GraphQL query sent as a POST, say).
+IDEMPOTENT = "flext.idempotent"
+#: A callable reading a final response and saying whether it asks for a retry
+#: (an API reporting "throttled" inside a 200 body).
+RETRY_CHECK = "flext.retry_check"
 
 #: Query parameters whose value is always masked in logged URLs.
 SECRET_PARAMS = frozenset(
@@ -95,6 +101,7 @@ _COUNTERS = (
     "attempts",
     "retries",
     "retries_exhausted",
+    "retriable_bodies",
     "budget_exhausted",
     "responses_2xx",
     "responses_3xx",

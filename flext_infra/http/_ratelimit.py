@@ -140,18 +140,36 @@ class RateLimiter:
             if "q" in policy and "w" in policy and float(policy["w"]) > 0:
                 state.server_rate = float(policy["q"]) / float(policy["w"])
             if block is not None:
-                block = min(block, self.cap)
-                until = self._waits.now() + block
-                if until > state.blocked_until:
-                    state.blocked_until = until
-                    self._metrics.incr(host, "server_hints")
-                    log.info(
-                        "http.rate_limit.server_hint",
-                        host=host,
-                        source=source,
-                        block_s=round(block, 3),
-                        status=response.status_code,
-                    )
+                self._block(host, state, block, source, status=response.status_code)
+
+    def hold(self, host: str, seconds: float, source: str) -> None:
+        """Hold every request to ``host`` for ``seconds`` (capped), as a ``Retry-After`` would.
+
+        For limits a server reports in its body rather than its headers (a
+        GraphQL cost budget, a throttled error inside a 200): the caller reads
+        the body and says how long to wait; every worker of the host waits.
+        """
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._block(host, self._state(host), seconds, source, status=None)
+
+    def _block(
+        self, host: str, state: _HostState, seconds: float, source: str, *, status: int | None
+    ) -> None:
+        """Block ``host`` until ``seconds`` from now, unless it is blocked longer (lock held)."""
+        block = min(seconds, self.cap)
+        until = self._waits.now() + block
+        if until > state.blocked_until:
+            state.blocked_until = until
+            self._metrics.incr(host, "server_hints")
+            log.info(
+                "http.rate_limit.server_hint",
+                host=host,
+                source=source,
+                block_s=round(block, 3),
+                status=status,
+            )
 
 
 def _reset_seconds(value: str | None) -> float | None:

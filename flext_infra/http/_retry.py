@@ -18,11 +18,25 @@ So the loop is ours, and small: it retries what it says it retries
 (``retry_statuses``; connect, read and write timeouts; connections reset or
 closed, including mid-body) for ``retry_methods`` only, except that a request
 that never reached the server (connect failure) is retried for any method.
+
+Two per-request opt-ins, set by the caller through ``FlextHttpClient.request``:
+
+* ``idempotent=True`` vouches that this one request is safe to repeat
+  whatever its method. A GraphQL query travels as a POST but is a read;
+  making every POST retriable instead would repeat writes too.
+* ``retry_check`` reads a response the status alone would accept and may
+  answer a :class:`RetryAdvice`: the body says "throttled" (GraphQL's errors
+  come inside a 200). It is retried like a 429: the advised wait (else the
+  backoff) is honoured, and the rate limiter holds the whole host for it.
+  When the attempts run out, that last response is returned as it is, and
+  the caller, which understands the body, decides what it means.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flext_infra.http._errors import CircuitOpenError, RetriableHTTPError, TotalTimeoutError
@@ -38,7 +52,9 @@ from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
     DEADLINE,
+    IDEMPOTENT,
     LIMITER,
+    RETRY_CHECK,
     HttpMetrics,
     Waits,
     host_of,
@@ -50,6 +66,23 @@ from flext_infra.http._ratelimit import RateLimiter, parse_retry_after
 #: Failures where the request never left this machine: safe to repeat for any method.
 _NOT_SENT = (ConnectError, ConnectTimeout)
 _TIMEOUT_KEYS = ("connect", "read", "write", "pool")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAdvice:
+    """A response body's request to be retried (see ``retry_check``).
+
+    Attributes:
+        reason: Why, for logs and metrics (``"graphql THROTTLED"``).
+        wait_s: How long the response says to wait, or ``None`` for the backoff.
+    """
+
+    reason: str
+    wait_s: float | None = None
+
+
+#: Reads a response the status accepted; a :class:`RetryAdvice` asks for another attempt.
+RetryCheck = Callable[[Response], RetryAdvice | None]
 
 
 class RetryTransport(BaseTransport):
@@ -95,7 +128,8 @@ class RetryTransport(BaseTransport):
         host = host_of(request)
         url = mask_url(request.url, self._secret_params)
         method = request.method
-        method_ok = method in self.retry_methods
+        method_ok = method in self.retry_methods or bool(request.extensions.get(IDEMPOTENT))
+        check: RetryCheck | None = request.extensions.get(RETRY_CHECK) if method_ok else None
         deadline: float | None = request.extensions.get(DEADLINE)
         limiter: RateLimiter | None = request.extensions.get(LIMITER)
         timeouts: dict[str, Any] = dict(request.extensions.get("timeout") or {})
@@ -107,6 +141,7 @@ class RetryTransport(BaseTransport):
             self._clip_timeouts(request, timeouts, deadline, method, url, attempt)
             response: Response | None = None
             error: TransportError | None = None
+            advice: RetryAdvice | None = None
             try:
                 response = self.inner.handle_request(request)
             except CircuitOpenError as exc:
@@ -121,8 +156,16 @@ class RetryTransport(BaseTransport):
                 if limiter is not None:
                     limiter.observe(host, response)
                 if response.status_code not in self.retry_statuses or not method_ok:
-                    return response
-                reason = f"status {response.status_code}"
+                    if check is None or response.status_code >= 300:
+                        return response
+                    response.read()  # buffered by the breaker layer: no I/O here
+                    advice = check(response)
+                    if advice is None:
+                        return response
+                    self._metrics.incr(host, "retriable_bodies")
+                    reason = advice.reason
+                else:
+                    reason = f"status {response.status_code}"
             else:
                 assert error is not None
                 if not (method_ok or isinstance(error, _NOT_SENT)):
@@ -154,6 +197,11 @@ class RetryTransport(BaseTransport):
                 asked = parse_retry_after(response.headers.get("Retry-After"))
                 if asked is not None:
                     wait, source = min(asked, self.retry_after_cap), "retry-after"
+                elif advice is not None and advice.wait_s is not None:
+                    wait, source = min(advice.wait_s, self.retry_after_cap), "response"
+                    if limiter is not None:
+                        # Every worker of the host waits, as for a 429's Retry-After.
+                        limiter.hold(host, wait, source=reason)
             if deadline is not None and self._waits.now() + wait >= deadline:
                 return self._out_of_time(host, method, url, attempt, response, error, wait)
             self._metrics.incr(host, "retries")

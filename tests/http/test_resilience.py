@@ -9,7 +9,9 @@ from structlog.testing import capture_logs
 
 from flext_infra.http import (
     HttpError,
+    Response,
     RetriableHTTPError,
+    RetryAdvice,
     TotalTimeoutError,
 )
 from flext_infra.testing import SampleApi
@@ -150,3 +152,71 @@ def test_raise_for_status_false_returns_the_final_response(
     assert response.status_code == 503 and response.extensions["flext.attempts"] == 2
     api.set_faults()
     assert client.get("/nope", raise_for_status=False).status_code == 404
+
+
+def test_an_idempotent_post_is_retried_and_other_posts_are_not(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """idempotent=True retries that one POST like a GET; the next plain POST is still not."""
+    client = make_client()
+    api.set_faults(fail_next=2)
+    response = client.post("/graphql", json={"query": "{ items(first: 1) { totalCount } }"},
+                           idempotent=True)  # fmt: skip
+    assert response.status_code == 200 and response.extensions["flext.attempts"] == 3
+    api.set_faults(fail_next=1)
+    with pytest.raises(RetriableHTTPError) as caught:
+        client.post("/echo", json={"a": 1})
+    assert caught.value.attempts == 1
+
+
+def _throttled(response: Response) -> RetryAdvice | None:
+    body = response.json()
+    codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+    if "THROTTLED" not in codes:
+        return None
+    return RetryAdvice("graphql THROTTLED", wait_s=1.5)
+
+
+def test_a_retry_check_retries_a_200_that_says_throttled_and_holds_the_host(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """A body the check flags is retried with its advised wait, which holds the whole host."""
+    api.set_faults(graphql_throttle_next=2)
+    client = make_client()
+    query = {"query": "{ items(first: 2) { nodes { id } } }"}
+    with capture_logs() as logs:
+        response = client.post("/graphql", json=query, idempotent=True, retry_check=_throttled)
+    assert response.json()["data"]["items"]["nodes"] == [{"id": 1}, {"id": 2}]
+    assert [c.fault for c in api.graphql.calls] == ["graphql:throttled"] * 2 + [None]
+    scheduled = [e for e in logs if e["event"] == "http.retry_scheduled"]
+    assert [(e["reason"], e["wait_s"], e["wait_source"]) for e in scheduled] == [
+        ("graphql THROTTLED", 1.5, "response")
+    ] * 2
+    hints = [e for e in logs if e["event"] == "http.rate_limit.server_hint"]
+    assert [h["source"] for h in hints] == ["graphql THROTTLED"] * 2
+    metrics = client.metrics()[host(api)]
+    assert metrics["retriable_bodies"] == 2 and metrics["retries"] == 2
+
+
+def test_a_retry_check_gives_back_the_last_body_when_attempts_run_out(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """After max_retries the flagged response itself is returned, with its attempt count."""
+    api.set_faults(graphql_throttle_next=10)
+    client = make_client(max_retries=2)
+    response = client.post("/graphql", json={"query": "{ items { totalCount } }"},
+                           idempotent=True, retry_check=_throttled)  # fmt: skip
+    assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert response.extensions["flext.attempts"] == 3
+    assert len(api.graphql.calls) == 3
+
+
+def test_a_retry_check_is_ignored_for_requests_that_may_not_be_retried(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """Without idempotent=True a POST is sent once, whatever its body says."""
+    api.set_faults(graphql_throttle_next=1)
+    response = make_client().post("/graphql", json={"query": "{ items { totalCount } }"},
+                                  retry_check=_throttled)  # fmt: skip
+    assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert len(api.graphql.calls) == 1
