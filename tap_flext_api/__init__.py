@@ -4,6 +4,7 @@ Run it as ``tap-flext-api --config config.json``; embed it with
 ``TapFlextApi(config=..., http_client=container.resolve("http_client"))``.
 """
 
+from tap_flext_api._bookmarks import field_value, format_replication_value
 from tap_flext_api._errors import (
     MaxPagesExceededError,
     PaginationError,
@@ -15,7 +16,7 @@ from tap_flext_api._errors import (
 from tap_flext_api._schema import infer_schema
 from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
 from tap_flext_api._writer import FastSingerWriter
-from tap_flext_api.client import FlextApiStream, field_value, format_replication_value
+from tap_flext_api.client import FlextApiStream
 from tap_flext_api.pagination import (
     CursorPaginator,
     LinkHeaderPaginator,

@@ -2,19 +2,16 @@
 
 Every request failure names the stream, the URL (credentials stripped), the
 HTTP status (``None`` for network failures) and how many attempts were made,
-so a failed run says exactly what broke.
+so a failed run says exactly what broke. :func:`request_error` is the one
+place the HTTP client's errors become the SDK's.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from flext_infra.http import CircuitOpenError, FatalHTTPError, HttpError, RetriableHTTPError
 from flext_infra.observability import redact
-
-if TYPE_CHECKING:
-    from flext_infra.http import HttpError
 
 
 class RequestFailure:
@@ -68,6 +65,29 @@ class StreamFatalError(RequestFailure, FatalAPIError):
         if error.status is None:  # a certificate, a refused host, a bad URL
             reason += f": {error.args[0]}"
         return cls(stream, error.url or url, error.status, error.attempts or 1, reason)
+
+
+def request_error(
+    stream: str, error: HttpError, url: str, *, breaker_open: bool = False
+) -> StreamRetriableError | StreamFatalError:
+    """The SDK's error for the HTTP client's final ``error`` on a request to ``url``.
+
+    Retriable client errors (retries exhausted, the breaker open) stay
+    retriable; everything else is fatal. ``breaker_open`` says the host's
+    breaker opened meanwhile, which the message then tells.
+    """
+    if isinstance(error, CircuitOpenError):
+        return StreamRetriableError(
+            stream, error.url or url, error.status, error.attempts, "circuit breaker open"
+        )
+    if isinstance(error, RetriableHTTPError):
+        reason = "retries exhausted" + ("; circuit breaker now open" if breaker_open else "")
+        return StreamRetriableError(stream, error.url or url, error.status, error.attempts, reason)
+    if isinstance(error, FatalHTTPError):
+        return StreamFatalError.from_http(stream, error, url)
+    return StreamFatalError(
+        stream, error.url or url, error.status, error.attempts or 1, f"HTTP error: {error}"
+    )
 
 
 class PaginationError(FatalAPIError):

@@ -79,6 +79,8 @@ class Page:
             raw field values (``"shaped"``) when the stream reads raw.
         encoded: The records array as JSON bytes, when the reader had it.
         form: How ``records`` are held (above).
+        extracted_at: When the response arrived (ISO 8601, UTC): the RECORD
+            messages' ``time_extracted``.
     """
 
     url: str
@@ -89,6 +91,7 @@ class Page:
     records: list[Any]
     encoded: Any = None
     form: PageForm = "decoded"
+    extracted_at: str | None = None
 
 
 class Paginator(ABC):

@@ -14,23 +14,18 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
-from flext_infra import Environment
-from flext_infra.http import (
-    FlextHttpClient,
-    HttpClientConfig,
-    HttpError,
-    RetriableHTTPError,
-    create_http_client,
-)
+from flext_infra.http import FlextHttpClient, HttpClientConfig, HttpError, create_http_client
 from flext_infra.observability import configure_logging, get_logger, redactor
 from flext_infra.runtime import current_settings, run_plugin_cli, tune_gc_for_cli
 from flext_infra.settings import FlextSettings
-from tap_flext_api._errors import StreamFatalError, StreamRetriableError
+from tap_flext_api._bookmarks import field_value
+from tap_flext_api._errors import StreamFatalError, request_error
+from tap_flext_api._host import StreamHost
 from tap_flext_api._schema import infer_schema
 from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.auth import build_auth
-from tap_flext_api.client import FlextApiStream, field_value
+from tap_flext_api.client import FlextApiStream
 from tap_flext_api.profiles import describe_to_schema, wms_stream_definitions
 from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_class
 
@@ -41,7 +36,7 @@ log = get_logger("tap_flext_api")
 _SECRET_SETTINGS = ("password", "bearer_token", "api_key", "oauth2_client_secret")
 
 
-class TapFlextApi(Tap):
+class TapFlextApi(Tap, StreamHost):
     """Singer tap for JSON REST APIs, configured declaratively, with an Oracle WMS profile.
 
     Streams come from the `streams` setting (profile generic) or from the Oracle
@@ -129,10 +124,9 @@ class TapFlextApi(Tap):
                 "rate_limit_burst": settings.rate_limit_burst,
             }
             overrides.update({k: v for k, v in optional.items() if v is not None})
-            if infra.environment is Environment.TEST:
-                # As the container's test http_client: no waits, loopback only.
-                overrides.update(zero_waits=True, loopback_only=True)
-            config = HttpClientConfig.from_settings(infra.api, **overrides)
+            # The environment's policy (the test profile: no waits, loopback
+            # only) is applied there, as for the container's http_client.
+            config = HttpClientConfig.for_environment(infra, **overrides)
             client = create_http_client(config)
             self._client = client
             self._finalizer = weakref.finalize(self, client.close)
@@ -155,12 +149,8 @@ class TapFlextApi(Tap):
         url = path if path.startswith(("http://", "https://")) else self.settings.base_url + path
         try:
             response = self.http_client.get(url)
-        except RetriableHTTPError as exc:
-            raise StreamRetriableError(
-                stream, exc.url or url, exc.status, exc.attempts, "retries exhausted"
-            ) from exc
         except HttpError as exc:
-            raise StreamFatalError.from_http(stream, exc, url) from exc
+            raise request_error(stream, exc, url) from exc
         try:
             return msgspec.json.decode(response.content)
         except msgspec.DecodeError as exc:

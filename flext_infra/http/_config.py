@@ -8,16 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flext_infra._environment import Environment
 from flext_infra._errors import ConfigurationError
 from flext_infra.http._httpx import Auth
 
 if TYPE_CHECKING:
-    from flext_infra.settings import ApiSettings
+    from flext_infra.settings import ApiSettings, FlextSettings
 
 #: Methods RFC 9110 calls idempotent: retried by default.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 #: Statuses worth another attempt.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: What an environment imposes on every client, whatever settings and callers ask:
+#: the test environment waits for nothing and talks to loopback only.
+ENVIRONMENT_POLICY: Mapping[Environment, Mapping[str, Any]] = {
+    Environment.TEST: {"zero_waits": True, "loopback_only": True},
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,3 +159,14 @@ class HttpClientConfig:
         }
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def for_environment(cls, settings: FlextSettings, **overrides: Any) -> HttpClientConfig:
+        """Build from ``settings.api`` and ``overrides``, then apply the environment's policy.
+
+        The one place the environments' HTTP rules live (:data:`ENVIRONMENT_POLICY`):
+        the container's ``http_client`` and every plugin's own client are built
+        here, so a test run cannot wait or leave loopback whatever its config says.
+        """
+        policy = ENVIRONMENT_POLICY.get(settings.environment, {})
+        return cls.from_settings(settings.api, **{**overrides, **policy})

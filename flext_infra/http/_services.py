@@ -1,7 +1,8 @@
 """The ``http_client`` container service: a singleton closed on dispose.
 
-In the test environment the client waits for nothing (``zero_waits``) and
-refuses every host but loopback, whatever the settings say.
+Built by :meth:`HttpClientConfig.for_environment`: in the test environment the
+client waits for nothing (``zero_waits``) and refuses every host but
+loopback, whatever the settings say.
 """
 
 from __future__ import annotations
@@ -13,17 +14,9 @@ from flext_infra.http._config import HttpClientConfig
 from flext_infra.http._guard import is_loopback
 from flext_infra.settings import FlextSettings
 
-_TEST = frozenset({Environment.TEST})
-
 
 def _http_client(settings: FlextSettings) -> FlextHttpClient:
-    return create_http_client(HttpClientConfig.from_settings(settings.api))
-
-
-def _test_http_client(settings: FlextSettings) -> FlextHttpClient:
-    return create_http_client(
-        HttpClientConfig.from_settings(settings.api, zero_waits=True, loopback_only=True)
-    )
+    return create_http_client(HttpClientConfig.for_environment(settings))
 
 
 def _close(client: FlextHttpClient) -> None:
@@ -63,16 +56,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "http_client",
         _http_client,
-        environments=ALL - _TEST,
-        aliases=(FlextHttpClient,),
-        cleanup=_close,
-        cleanup_timeout=30.0,
-        check=check_http_settings,
-    ),
-    ServiceSpec(
-        "http_client",
-        _test_http_client,
-        environments=_TEST,
+        environments=ALL,
         aliases=(FlextHttpClient,),
         cleanup=_close,
         cleanup_timeout=30.0,

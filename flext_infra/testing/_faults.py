@@ -1,11 +1,19 @@
-"""Fault injection settings for the sample API, and the request log."""
+"""Fault injection for the sample API (settings and the injector), and the request log."""
 
 from __future__ import annotations
 
+import math
+import random
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from email.utils import formatdate
+from typing import Any, Literal
+
+#: Paths faults skip unless ``Faults.paths`` names them.
+EXEMPT = ("/health", "/oauth/token")
 
 
 @dataclass
@@ -70,6 +78,120 @@ class Faults:
     graphql_throttle_next: int = 0
     graphql_throttle_ratio: float = 0.0
     graphql_cost: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the injector decided for one request.
+
+    Attributes:
+        fault: ``"status:<code>"``, ``"drop"`` or ``"truncate"``; ``None`` for a normal answer.
+        headers: Sent with the fault's answer, or (rate-limit headers) with the normal one.
+    """
+
+    fault: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_NO_FAULT = Verdict()
+
+
+class FaultInjector:
+    """Decides, request by request and under one lock, which fault the sample API answers with.
+
+    Args:
+        faults: The initial settings (none by default).
+    """
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        #: Held while reading or counting down the settings (the GraphQL endpoint takes it too).
+        self.lock = threading.Lock()
+        self._faults = faults or Faults()
+        #: Draws for ``error_ratio`` and ``graphql_throttle_ratio``, seeded by ``Faults.seed``.
+        self.rng = random.Random(self._faults.seed)
+        self._window: tuple[float, int] = (0.0, 0)
+
+    @property
+    def faults(self) -> Faults:
+        """The settings in force (counters show what is left)."""
+        return self._faults
+
+    def replace(self, faults: Faults | None = None, **changes: Any) -> Faults:
+        """New settings: ``faults`` (default: none) with ``changes``; counters start afresh."""
+        valid = {f.name for f in dataclass_fields(Faults)}
+        bad = set(changes) - valid
+        if bad:
+            raise TypeError(f"unknown fault settings: {sorted(bad)}")
+        with self.lock:
+            self._faults = replace(faults or Faults(), **changes)
+            self.rng = random.Random(self._faults.seed)
+            self._window = (0.0, 0)
+            return self._faults
+
+    def pick(self, path: str) -> Verdict:
+        """The fault (if any) the request for ``path`` gets."""
+        with self.lock:
+            f = self._faults
+            if f.outage:
+                return Verdict(f"status:{f.outage_status}")
+            if f.paths:
+                if not path.startswith(f.paths):
+                    return _NO_FAULT
+            elif path.startswith(EXEMPT):
+                return _NO_FAULT
+            if f.fail_next > 0:
+                f.fail_next -= 1
+                return Verdict(f"status:{f.fail_status}")
+            if f.rate_limit_next > 0:
+                f.rate_limit_next -= 1
+                return Verdict("status:429", {"Retry-After": self._retry_after_value(f)})
+            rate_headers: dict[str, str] = {}
+            if f.server_rate_limit is not None:
+                limited = self._fixed_window(f.server_rate_limit)
+                if limited.fault is not None:
+                    return limited
+                rate_headers = limited.headers
+            if f.error_ratio > 0 and self.rng.random() < f.error_ratio:
+                return Verdict(f"status:{self.rng.choice(f.error_statuses)}")
+            if f.unauthorized_next > 0:
+                f.unauthorized_next -= 1
+                return Verdict("status:401", {"WWW-Authenticate": 'Bearer realm="sample"'})
+            if f.drop_next > 0:
+                f.drop_next -= 1
+                return Verdict("drop")
+            if f.truncate_next > 0:
+                f.truncate_next -= 1
+                return Verdict("truncate")
+            return Verdict(None, rate_headers) if rate_headers else _NO_FAULT
+
+    @staticmethod
+    def _retry_after_value(f: Faults) -> str:
+        if f.retry_after_form == "date":
+            return formatdate(time.time() + f.retry_after, usegmt=True)
+        return str(math.ceil(f.retry_after))
+
+    def _fixed_window(self, limit_window: tuple[int, float]) -> Verdict:
+        limit, window = limit_window
+        now = time.monotonic()
+        start, used = self._window
+        if now - start >= window:
+            start, used = now, 0
+        used += 1
+        self._window = (start, used)
+        reset = max(0.0, window - (now - start))
+        remaining = max(0, limit - used)
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{math.ceil(reset)}",
+            "RateLimit-Policy": f'"default";q={limit};w={math.ceil(window)}',
+            "RateLimit": f'"default";r={remaining};t={math.ceil(reset)}',
+        }
+        if used > limit:
+            headers["Retry-After"] = str(math.ceil(reset))
+            return Verdict("status:429", headers)
+        # Not limited: the headers still go out with the normal response.
+        return Verdict(None, headers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from graphql import (
@@ -60,8 +60,8 @@ from flext_infra.testing._data import ENTITIES, GENERIC_ENTITY, EntitySpec, Fiel
 from flext_infra.testing._pages import MAX_PAGE_SIZE, ApiError, _decode_cursor, _encode_cursor
 
 if TYPE_CHECKING:
-    from flext_infra.testing._data import Table
-    from flext_infra.testing._server import SampleApi
+    from flext_infra.testing._data import RecordContext, Table
+    from flext_infra.testing._faults import FaultInjector
 
 GRAPHQL_PATH = "/graphql"
 #: Page size of a connection asked for with neither ``first`` nor ``limit``.
@@ -181,15 +181,36 @@ class _CostBucket:
         }
 
 
+class GraphqlData(Protocol):
+    """What the endpoint reads from its API (``SampleApi`` is one)."""
+
+    tables: dict[str, Table]
+
+    def view(
+        self, table: Table, filters: tuple[tuple[str, str, int | str], ...], ordering: str
+    ) -> Sequence[int]:
+        """The ids of ``table`` matching ``filters``, in ``ordering``."""
+        ...
+
+    def record_context(self) -> RecordContext:
+        """What records are rendered with."""
+        ...
+
+
 class GraphqlEndpoint:
     """``POST /graphql`` for one :class:`~flext_infra.testing.SampleApi`.
+
+    Args:
+        api: The tables it serves.
+        injector: The API's fault injector (its lock, settings and draws).
 
     Attributes:
         calls: Every request answered, in order (operation, variables, fault).
     """
 
-    def __init__(self, api: SampleApi) -> None:
+    def __init__(self, api: GraphqlData, injector: FaultInjector) -> None:
         self._api = api
+        self._injector = injector
         self._lock = threading.Lock()
         self.calls: list[GraphqlCall] = []
         self._bucket: _CostBucket | None = None
@@ -293,9 +314,9 @@ class GraphqlEndpoint:
         Otherwise the fault counters and ``graphql_throttle_ratio`` decide, and
         a request that is not throttled is charged its cost.
         """
-        api = self._api
-        with api._fault_lock:
-            f = api._faults
+        injector = self._injector
+        with injector.lock:
+            f = injector.faults
             bucket = self._bucket_for(f.graphql_cost)
             if bucket is not None:
                 bucket.refill()
@@ -312,7 +333,10 @@ class GraphqlEndpoint:
                 elif f.graphql_partial_next > 0:
                     f.graphql_partial_next -= 1
                     fault = "partial"
-                elif f.graphql_throttle_ratio > 0 and api._rng.random() < f.graphql_throttle_ratio:
+                elif (
+                    f.graphql_throttle_ratio > 0
+                    and injector.rng.random() < f.graphql_throttle_ratio
+                ):
                     fault = "throttled"
             if bucket is None:
                 return fault, (_default_throttle() if fault == "throttled" else None)
@@ -372,11 +396,11 @@ class GraphqlEndpoint:
                 raise GraphQLError(f"updatedSince: cannot parse {since!r}") from None
         api = self._api
         try:
-            view: Sequence[int] = api._view(table, tuple(sorted(filters)), ordering)
+            view: Sequence[int] = api.view(table, tuple(sorted(filters)), ordering)
             keyfn = table.sort_key(ordering)
         except (ApiError, ValueError):
             raise GraphQLError(f"unsupported orderBy {ordering!r}") from None
-        ctx = api._context()
+        ctx = api.record_context()
         wanted_ids = args.get("ids")
         if wanted_ids is not None:
             allowed = set(wanted_ids)

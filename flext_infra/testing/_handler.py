@@ -1,30 +1,76 @@
-"""The HTTP side of the sample API: the threaded server and the request handler."""
+"""The HTTP side of the sample API: the threaded server and the request handler.
+
+The handler serves an :class:`ApiBackend` (``SampleApi`` is one): it reads the
+request, asks the backend for the fault, the credential check and the page,
+and writes the answer. It does not know the class that serves it.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import contextlib
-import secrets
 import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from flext_infra.testing._faults import RequestRecord
-from flext_infra.testing._graphql import GRAPHQL_PATH
+from flext_infra.testing._faults import EXEMPT, Faults, RequestLog, RequestRecord, Verdict
+from flext_infra.testing._graphql import GRAPHQL_PATH, GraphqlEndpoint
 from flext_infra.testing._pages import ENCODER, ApiError, Rendered
 
-if TYPE_CHECKING:
-    from flext_infra.testing._server import SampleApi
 
-#: Paths faults skip unless ``Faults.paths`` names them.
-EXEMPT = ("/health", "/oauth/token")
+class ApiBackend(Protocol):
+    """What the :class:`Handler` asks of the API it serves."""
+
+    requests: RequestLog
+    graphql: GraphqlEndpoint
+
+    @property
+    def faults(self) -> Faults:
+        """The fault settings in force."""
+        ...
+
+    @property
+    def api_key_name(self) -> str | None:
+        """The API key's parameter name, removed from the query before filtering."""
+        ...
+
+    @property
+    def token_ttl_s(self) -> float:
+        """The lifetime of issued OAuth2 tokens."""
+        ...
+
+    def pick_fault(self, path: str) -> Verdict:
+        """The fault the request for ``path`` gets."""
+        ...
+
+    def authorized(self, headers: Message, query: Mapping[str, str]) -> bool:
+        """Whether the request's credential is accepted."""
+        ...
+
+    def client_allowed(self, client_id: str, client_secret: str) -> bool:
+        """Whether OAuth2 client credentials are valid."""
+        ...
+
+    def issue_token(self) -> str:
+        """A new OAuth2 access token."""
+        ...
+
+    def render(self, path: str, query: dict[str, str]) -> Rendered:
+        """The answer to a GET."""
+        ...
+
+    def read_ahead(self, path: str, query: dict[str, str]) -> None:
+        """Start rendering the page a client reads next."""
+        ...
 
 
 class Server(ThreadingHTTPServer):
@@ -66,7 +112,7 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     """Routes requests to the :class:`SampleApi` it was made for."""
 
-    api: SampleApi
+    api: ApiBackend
     _pending: tuple[str, str, str, str | None] = ("", "", "", None)
     protocol_version = "HTTP/1.1"
     server_version = "FlextSampleApi/1.0"
@@ -107,13 +153,13 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             body = self.rfile.read(length)
-        api.rate_headers.value = None
-        fault = api._pick_fault(path)
-        self._pending = (method, path, split.query, fault[0] if fault else None)
+        verdict = api.pick_fault(path)
+        fault = verdict.fault
+        self._pending = (method, path, split.query, fault)
         try:
-            if fault is not None and fault[0].startswith("status:"):
-                status = int(fault[0].split(":", 1)[1])
-                self._send_json(status, {"detail": HTTPStatus(status).phrase}, fault[1])
+            if fault is not None and fault.startswith("status:"):
+                status = int(fault.split(":", 1)[1])
+                self._send_json(status, {"detail": HTTPStatus(status).phrase}, verdict.headers)
                 return
             slow = api.faults.slow_s
             if slow > 0 and not path.startswith(EXEMPT):
@@ -121,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/oauth/token":
                 self._token(body)
                 return
-            if path != "/health" and not api._authorized(self.headers, query):
+            if path != "/health" and not api.authorized(self.headers, query):
                 self._send_json(
                     401,
                     {"detail": "Authentication credentials were not provided."},
@@ -133,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
                 if answer.fault is not None:
                     self._pending = (method, path, split.query, answer.fault)
                 if fault is not None:  # drop or truncate the body
-                    self._send_broken(ENCODER.encode(answer.payload), fault[0])
+                    self._send_broken(ENCODER.encode(answer.payload), fault)
                     return
                 self._send_json(answer.status, answer.payload, answer.headers)
                 return
@@ -142,19 +188,17 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(405, "Method not allowed.")
                 self._send_json(201 if method == "POST" else 200, {"received_bytes": len(body)})
                 return
-            if api._api_key is not None:
-                query.pop(api._api_key[0], None)  # a credential, not a filter
+            if api.api_key_name is not None:
+                query.pop(api.api_key_name, None)  # a credential, not a filter
             rendered = api.render(path, query)
             extra = dict(rendered.headers)
-            rate_headers = api.rate_headers.value
-            if rate_headers:
-                extra.update(rate_headers)
+            extra.update(verdict.headers)  # rate-limit headers on a normal answer
             if fault is not None:
-                self._send_broken(rendered.body, fault[0])
+                self._send_broken(rendered.body, fault)
                 return
             self._send_rendered(rendered, extra, head=method == "HEAD")
             if rendered.next_query is not None:
-                api._read_ahead(path, rendered.next_query)
+                api.read_ahead(path, rendered.next_query)
         except ApiError as exc:
             self._send_json(exc.status, {"detail": exc.detail})
         except (BrokenPipeError, ConnectionResetError):
@@ -194,14 +238,13 @@ class Handler(BaseHTTPRequestHandler):
         if form.get("grant_type") != "client_credentials":
             self._send_json(400, {"error": "unsupported_grant_type"})
             return 400
-        expected = api._oauth_clients.get(client_id or "")
-        if expected is None or not secrets.compare_digest(expected, client_secret or ""):
+        if not api.client_allowed(client_id or "", client_secret or ""):
             self._send_json(401, {"error": "invalid_client"})
             return 401
-        token = api._issue_token()
+        token = api.issue_token()
         self._send_json(
             200,
-            {"access_token": token, "token_type": "Bearer", "expires_in": int(api._token_ttl_s)},
+            {"access_token": token, "token_type": "Bearer", "expires_in": int(api.token_ttl_s)},
             {"Cache-Control": "no-store"},
         )
         return 200

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import math
-import random
 import secrets
 import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields as dataclass_fields
-from dataclasses import replace
-from email.utils import formatdate
+from email.message import Message
 from typing import Any
 
 from flext_infra.testing._data import (
@@ -33,9 +29,9 @@ from flext_infra.testing._data import (
     RecordContext,
     Table,
 )
-from flext_infra.testing._faults import Faults, RequestLog
+from flext_infra.testing._faults import FaultInjector, Faults, RequestLog, Verdict
 from flext_infra.testing._graphql import GraphqlEndpoint
-from flext_infra.testing._handler import EXEMPT, Handler, Server
+from flext_infra.testing._handler import Handler, Server
 from flext_infra.testing._pages import (
     ENCODER,
     ApiError,
@@ -113,8 +109,9 @@ class SampleApi:
             GENERIC_ENTITY, counts.get(GENERIC_ENTITY.name, records)
         )
         self.requests = RequestLog()
+        self._injector = FaultInjector(faults)
         #: ``POST /graphql`` (see ``_graphql.py``): its own log of operations and faults.
-        self.graphql = GraphqlEndpoint(self)
+        self.graphql = GraphqlEndpoint(self, self._injector)
         self._host = host
         self._port = port
         self._username = username
@@ -129,10 +126,7 @@ class SampleApi:
         self._bearer_token = bearer_token
         self._token_ttl_s = token_ttl_s
         self._tokens: dict[str, float] = {}
-        self._faults = faults or Faults()
-        self._fault_lock = threading.Lock()
-        self._rng = random.Random(self._faults.seed)
-        self._window: tuple[float, int] = (0.0, 0)
+        self._token_lock = threading.Lock()
         self._pages = PageCache(cache_max_bytes)
         self._inflight: dict[Any, threading.Event] = {}
         self._inflight_lock = threading.Lock()
@@ -145,8 +139,6 @@ class SampleApi:
         self._thread: threading.Thread | None = None
         self.tokens_issued = 0
         self._ctx: RecordContext | None = None
-        #: Rate-limit headers for the answer this thread is preparing.
-        self.rate_headers = threading.local()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SampleApi:
@@ -259,6 +251,10 @@ class SampleApi:
         """How many records ``entity`` has."""
         return self._table(entity).count
 
+    def record_context(self) -> RecordContext:
+        """What records are rendered with (URLs of foreign keys, entity sizes)."""
+        return self._context()
+
     def _table(self, entity: str) -> Table:
         try:
             return self.tables[entity]
@@ -280,29 +276,41 @@ class SampleApi:
 
         Fields not given go back to their defaults (no faults).
         """
-        valid = {f.name for f in dataclass_fields(Faults)}
-        bad = set(changes) - valid
-        if bad:
-            raise TypeError(f"unknown fault settings: {sorted(bad)}")
-        with self._fault_lock:
-            self._faults = replace(faults or Faults(), **changes)
-            self._rng = random.Random(self._faults.seed)
-            self._window = (0.0, 0)
-            return self._faults
+        return self._injector.replace(faults, **changes)
 
     @property
     def faults(self) -> Faults:
         """The fault settings in force (counters show what is left)."""
-        return self._faults
+        return self._injector.faults
+
+    def pick_fault(self, path: str) -> Verdict:
+        """The fault (if any) the request for ``path`` gets (see :class:`Faults`)."""
+        return self._injector.pick(path)
 
     def revoke_tokens(self) -> None:
         """Invalidate every OAuth2 token issued so far (the next use gets a 401)."""
-        with self._fault_lock:
+        with self._token_lock:
             self._tokens.clear()
 
-    def _issue_token(self) -> str:
+    @property
+    def token_ttl_s(self) -> float:
+        """The lifetime of the OAuth2 tokens this API issues."""
+        return self._token_ttl_s
+
+    @property
+    def api_key_name(self) -> str | None:
+        """The API key's header or query parameter name (``None``: no API key)."""
+        return self._api_key[0] if self._api_key is not None else None
+
+    def client_allowed(self, client_id: str, client_secret: str) -> bool:
+        """True for a known OAuth2 client and its secret."""
+        expected = self._oauth_clients.get(client_id)
+        return expected is not None and secrets.compare_digest(expected, client_secret)
+
+    def issue_token(self) -> str:
+        """A new OAuth2 access token, valid for :attr:`token_ttl_s`."""
         token = "tok-" + secrets.token_urlsafe(24)
-        with self._fault_lock:
+        with self._token_lock:
             self._tokens[token] = time.monotonic() + self._token_ttl_s
             self.tokens_issued += 1
         return token
@@ -312,7 +320,8 @@ class SampleApi:
         """True when some credential is configured."""
         return bool(self._basic or self._oauth_clients or self._api_key or self._bearer_token)
 
-    def _authorized(self, headers: Any, query: dict[str, str]) -> bool:
+    def authorized(self, headers: Message, query: Mapping[str, str]) -> bool:
+        """True when the request carries a credential this API accepts (or none is needed)."""
         if not self.auth_required:
             return True
         header = headers.get("Authorization") or ""
@@ -335,74 +344,15 @@ class SampleApi:
                 return True
         return False
 
-    def _pick_fault(self, path: str) -> tuple[str, dict[str, str]] | None:
-        """Decide (under the lock) which fault, if any, this request gets."""
-        with self._fault_lock:
-            f = self._faults
-            if f.outage:
-                return f"status:{f.outage_status}", {}
-            if f.paths:
-                if not path.startswith(f.paths):
-                    return None
-            elif path.startswith(EXEMPT):
-                return None
-            if f.fail_next > 0:
-                f.fail_next -= 1
-                return f"status:{f.fail_status}", {}
-            if f.rate_limit_next > 0:
-                f.rate_limit_next -= 1
-                return "status:429", {"Retry-After": self._retry_after_value(f)}
-            if f.server_rate_limit is not None:
-                limited = self._fixed_window(f.server_rate_limit)
-                if limited is not None:
-                    return limited
-            if f.error_ratio > 0 and self._rng.random() < f.error_ratio:
-                return f"status:{self._rng.choice(f.error_statuses)}", {}
-            if f.unauthorized_next > 0:
-                f.unauthorized_next -= 1
-                return "status:401", {"WWW-Authenticate": 'Bearer realm="sample"'}
-            if f.drop_next > 0:
-                f.drop_next -= 1
-                return "drop", {}
-            if f.truncate_next > 0:
-                f.truncate_next -= 1
-                return "truncate", {}
-            return None
-
-    @staticmethod
-    def _retry_after_value(f: Faults) -> str:
-        if f.retry_after_form == "date":
-            return formatdate(time.time() + f.retry_after, usegmt=True)
-        return str(math.ceil(f.retry_after))
-
-    def _fixed_window(self, limit_window: tuple[int, float]) -> tuple[str, dict[str, str]] | None:
-        limit, window = limit_window
-        now = time.monotonic()
-        start, used = self._window
-        if now - start >= window:
-            start, used = now, 0
-        used += 1
-        self._window = (start, used)
-        reset = max(0.0, window - (now - start))
-        remaining = max(0, limit - used)
-        headers = {
-            "X-RateLimit-Limit": str(limit),
-            "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": f"{math.ceil(reset)}",
-            "RateLimit-Policy": f'"default";q={limit};w={math.ceil(window)}',
-            "RateLimit": f'"default";r={remaining};t={math.ceil(reset)}',
-        }
-        if used > limit:
-            headers["Retry-After"] = str(math.ceil(reset))
-            return "status:429", headers
-        # Not limited: the headers still go out with the normal response.
-        self.rate_headers.value = headers
-        return None
-
     # ------------------------------------------------------------------ rendering
-    def _view(
+    def view(
         self, table: Table, filters: tuple[tuple[str, str, int | str], ...], ordering: str
     ) -> Any:
+        """The ids of ``table`` matching ``filters`` in ``ordering`` (kept for repeated reads).
+
+        Raises:
+            ApiError: 400 for an ordering or filter the table cannot serve.
+        """
         key = (table.spec.name, table.version, filters, ordering)
         with self._views_lock:
             found = self._views.get(key)
@@ -469,7 +419,7 @@ class SampleApi:
                 self._inflight.pop(key, None)
             event.set()
 
-    def _read_ahead(self, path: str, query: dict[str, str]) -> None:
+    def read_ahead(self, path: str, query: dict[str, str]) -> None:
         """Render the next page in the background while the client reads this one.
 
         With the server and its client on separate cores, rendering then
@@ -538,7 +488,7 @@ class SampleApi:
             key,
             lambda: build_page(
                 table,
-                self._view(table, filters, ordering),
+                self.view(table, filters, ordering),
                 self._context(),
                 self.base_url,
                 path,

@@ -115,3 +115,22 @@ def test_breaker_counts_a_body_cut_short_as_a_failure() -> None:
     with client, pytest.raises(CircuitOpenError) as caught:
         client.get("/x")
     assert caught.value.attempts == 4
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [("test", (True, True)), ("development", (False, False)), ("production", (False, False))],
+)
+def test_the_environment_policy_wins_over_settings_and_overrides(
+    monkeypatch: pytest.MonkeyPatch, environment: str, expected: tuple[bool, bool]
+) -> None:
+    """for_environment applies the test profile's rules (no waits, loopback only) last."""
+    from flext_infra.settings import load_settings
+
+    monkeypatch.setenv("FLEXT_ORACLE_HOST", "db.example.com")  # production needs Oracle
+    monkeypatch.setenv("FLEXT_ORACLE_SERVICE_NAME", "svc")
+    monkeypatch.setenv("FLEXT_ORACLE_USER", "u")
+    monkeypatch.setenv("FLEXT_ORACLE_PASSWORD", "p")
+    settings = load_settings(environment=environment)
+    config = HttpClientConfig.for_environment(settings, zero_waits=False, loopback_only=False)
+    assert (config.zero_waits, config.loopback_only) == expected

@@ -191,7 +191,7 @@ def test_fast_loop_and_sdk_loop_emit_identical_records(
             with redirect_stdout(buffer):
                 tap.sync_all()
             read: Any = tap.streams[name]
-            reader = read._page_reader if read.used_fast_path else None
+            reader = read.page_decoder.one_pass if read.used_fast_path else None
             used = (read.used_fast_path, read.raw_pages, reader and reader.form)
         finally:
             tap.close()

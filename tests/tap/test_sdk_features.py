@@ -217,3 +217,18 @@ def test_cache_enabled_revalidates_unchanged_pages(api: SampleApi) -> None:
     pages = api.requests.matching("/wms/lgfapi/v10/entity/order_dtl/")
     revalidated = [r for r in pages if r.if_none_match]
     assert revalidated and all(r.status == 304 for r in revalidated)
+
+
+def test_the_tap_client_follows_the_test_environment_policy(
+    api: SampleApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In FLEXT_ENVIRONMENT=test the tap's own client waits for nothing and keeps to loopback."""
+    monkeypatch.delenv("FLEXT_API_ZERO_WAITS")
+    monkeypatch.delenv("FLEXT_API_LOOPBACK_ONLY")
+    monkeypatch.setenv("FLEXT_ENVIRONMENT", "test")
+    tap = TapFlextApi(config=wms_config(api, entities=["order_hdr"]))
+    try:
+        config = tap.http_client.config
+        assert (config.zero_waits, config.loopback_only) == (True, True)
+    finally:
+        tap.close()
