@@ -1,4 +1,4 @@
-"""The ``flext`` command: health, validate, config, jobs, run and sample-api.
+"""The ``flext`` command: health, validate, config, jobs, run, sample-api and serve.
 
 Exit codes (every command):
 
@@ -51,16 +51,15 @@ def _load(env: str | None) -> Any:
 
 # ---------------------------------------------------------------------- health
 def cmd_health(args: argparse.Namespace) -> int:
-    """Ping the database, the API base URL and the alert channels."""
+    """Ping the database, the API base URL, the breakers and the alert channels."""
     from flext_infra.container import Container
+    from flext_infra.health import readiness
 
     settings = _load(args.env)
     container = Container.for_environment(settings.environment, settings)
     rows: list[tuple[str, str, str]] = []
     try:
-        rows.append(_check_database(container, settings))
-        rows.append(_check_api(settings))
-        rows.extend(_check_alerts(container))
+        rows.extend((c.name, str(c.status), c.detail) for c in readiness(container))
     finally:
         try:
             container.dispose()
@@ -75,56 +74,6 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"environment: {settings.environment}")
         _print_table(rows, ("CHECK", "STATUS", "DETAIL"))
     return EXIT_FAILED if bad else EXIT_OK
-
-
-def _result_row(name: str, result: Any) -> tuple[str, str, str]:
-    from flext_infra.observability import redact
-
-    if result.is_success:
-        value = result.value
-        detail = value if isinstance(value, str) else json.dumps(value, default=str)
-        return (name, "healthy", redact(detail)[:160])
-    return (name, "unhealthy", redact(str(result.error))[:300])
-
-
-def _check_database(container: Any, settings: Any) -> tuple[str, str, str]:
-    key = "oracle_manager" if settings.oracle.configured else "database"
-    if not container.is_registered(key):
-        return (key, "skipped", "no database service in this environment")
-    found = container.try_resolve(key)
-    if found.is_failure:
-        return (key, "unhealthy", str(found.error)[:300])
-    try:
-        return _result_row(key, found.value.health())
-    except Exception as exc:
-        return (key, "unhealthy", f"{type(exc).__name__}: {exc}")
-
-
-def _check_api(settings: Any) -> tuple[str, str, str]:
-    if not settings.api.base_url:
-        return ("api", "skipped", "FLEXT_API_BASE_URL not set")
-    from flext_infra.http import HttpClientConfig, create_http_client
-
-    # One quick attempt: health answers "can we reach it now", retries would only delay it.
-    config = HttpClientConfig.from_settings(settings.api, max_retries=0)
-    try:
-        with create_http_client(config) as client:
-            return _result_row("api", client.health())
-    except Exception as exc:
-        return ("api", "unhealthy", f"{type(exc).__name__}: {exc}")
-
-
-def _check_alerts(container: Any) -> list[tuple[str, str, str]]:
-    found = container.try_resolve("alert_manager")
-    if found.is_failure:
-        return [("alerts", "unhealthy", str(found.error)[:300])]
-    rows = []
-    for channel in found.value.channels:
-        try:
-            rows.append(_result_row(f"alert:{channel.name}", channel.health()))
-        except Exception as exc:
-            rows.append((f"alert:{channel.name}", "unhealthy", f"{type(exc).__name__}: {exc}"))
-    return rows
 
 
 # -------------------------------------------------------------------- validate
@@ -353,6 +302,37 @@ def cmd_sample_api(args: argparse.Namespace) -> int:
     return int(sample_api.main(argv))
 
 
+# ----------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve health, readiness, metrics, the ledger and the status page until stopped."""
+    try:
+        from flext_infra.serve import serve
+    except ImportError as exc:
+        print(
+            f"error: flext serve needs the serve extra (pip install 'flext-meltano[serve]'): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING
+    from flext_infra.container import Container
+    from flext_infra.orchestration import MeltanoProject
+
+    settings = _load(args.env)
+    root = args.project_root or settings.serve.project_root
+    project = MeltanoProject.find(root)
+    container = Container.for_environment(settings.environment, settings)
+    try:
+        serve(
+            container,
+            host=args.host or settings.serve.host,
+            port=settings.serve.port if args.port is None else args.port,
+            project=project,
+            graceful_timeout=settings.serve.graceful_timeout,
+        )
+    finally:
+        container.dispose()  # already disposed by the app's shutdown: then a no-op
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``flext`` argument parser."""
@@ -410,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--username", default=None, help="basic auth user (default: no auth)")
     p.add_argument("--password", default=None, help="basic auth password")
     p.set_defaults(func=cmd_sample_api)
+
+    p = sub.add_parser(
+        "serve", help="serve /health, /ready, /metrics, the ledger and a status page"
+    )
+    p.add_argument("--host", default=None, help="address (default: FLEXT_SERVE_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: FLEXT_SERVE_PORT, 8080)")
+    p.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    p.add_argument("--project-root", help="Meltano project directory (default: from cwd up)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -41,6 +41,7 @@ from flext_infra.http._observe import (
     BUDGET_EXHAUSTED,
     DEADLINE,
     IDEMPOTENT,
+    MAX_RETRIES,
     NO_CACHE,
     RETRY_CHECK,
     HttpMetrics,
@@ -154,6 +155,7 @@ class FlextHttpClient:
         total_timeout: float | None = None,
         idempotent: bool = False,
         retry_check: RetryCheck | None = None,
+        max_retries: int | None = None,
     ) -> Response:
         """Send one logical request through the stack and return the ``httpx.Response``.
 
@@ -174,7 +176,9 @@ class FlextHttpClient:
         (a GraphQL query is a POST that only reads); other POSTs stay unretried.
         ``retry_check`` reads each response whose status is final and may ask for
         another attempt (:class:`~flext_infra.http.RetryAdvice`), as a 429 would;
-        it runs only for requests that may be retried.
+        it runs only for requests that may be retried. ``max_retries`` replaces
+        the configured retries for this request (``0``: one attempt, as a
+        readiness probe wants).
         """
         if self._closed:
             raise RuntimeError("the HTTP client is closed")
@@ -188,6 +192,8 @@ class FlextHttpClient:
                 extensions[IDEMPOTENT] = True
             if retry_check is not None:
                 extensions[RETRY_CHECK] = retry_check
+            if max_retries is not None:
+                extensions[MAX_RETRIES] = max_retries
             request = self._client.build_request(
                 method,
                 url,

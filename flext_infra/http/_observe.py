@@ -28,6 +28,9 @@ IDEMPOTENT = "flext.idempotent"
 #: A callable reading a final response and saying whether it asks for a retry
 #: (an API reporting "throttled" inside a 200 body).
 RETRY_CHECK = "flext.retry_check"
+#: This request's retries instead of the client's ``max_retries`` (a readiness
+#: probe sends exactly one request: ``0``).
+MAX_RETRIES = "flext.max_retries"
 
 #: Query parameters whose value is always masked in logged URLs.
 SECRET_PARAMS = frozenset(

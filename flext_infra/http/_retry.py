@@ -54,6 +54,7 @@ from flext_infra.http._observe import (
     DEADLINE,
     IDEMPOTENT,
     LIMITER,
+    MAX_RETRIES,
     RETRY_CHECK,
     HttpMetrics,
     Waits,
@@ -133,6 +134,7 @@ class RetryTransport(BaseTransport):
         deadline: float | None = request.extensions.get(DEADLINE)
         limiter: RateLimiter | None = request.extensions.get(LIMITER)
         timeouts: dict[str, Any] = dict(request.extensions.get("timeout") or {})
+        max_retries: int = request.extensions.get(MAX_RETRIES, self.max_retries)
         attempt = 0
         while True:
             attempt += 1
@@ -175,7 +177,7 @@ class RetryTransport(BaseTransport):
                     ) from error  # fmt: skip
                 reason = type(error).__name__
 
-            if attempt > self.max_retries:
+            if attempt > max_retries:
                 self._metrics.incr(host, "retries_exhausted")
                 log.warning(
                     "http.retries_exhausted",

@@ -9,6 +9,7 @@ from flext_infra.settings._settings import (
     LogFormat,
     OracleSettings,
     RootSettings,
+    ServeSettings,
     SettingsGroup,
     load_settings,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "LogFormat",
     "OracleSettings",
     "RootSettings",
+    "ServeSettings",
     "SettingsGroup",
     "load_settings",
 ]

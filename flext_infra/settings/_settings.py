@@ -7,6 +7,7 @@
 | OracleSettings   | ``FLEXT_ORACLE_``|
 | DatabaseSettings | ``FLEXT_DATABASE_`` |
 | AlertSettings    | ``FLEXT_ALERT_`` |
+| ServeSettings    | ``FLEXT_SERVE_`` |
 
 Sources, highest priority first: explicit arguments, environment variables,
 the ``.env`` file (or the file named by ``FLEXT_ENV_FILE``), and the secrets
@@ -287,6 +288,50 @@ class AlertSettings(SettingsGroup):
     )
 
 
+class ServeSettings(SettingsGroup):
+    """``flext serve``: the operations HTTP server (``FLEXT_SERVE_*``).
+
+    Staging and production refuse to serve without ``token``; the check lives in
+    ``flext serve`` (a pipeline run in staging needs no serving token).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_SERVE_")
+
+    token: SecretStr | None = Field(
+        None, description="Bearer token for the ledger, jobs and status page (required deployed)."
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
+    metrics_require_token: bool = Field(
+        False, description="Protect /metrics with the token too (open by default for scrapers)."
+    )
+    status_page_open: bool = Field(
+        False, description="Serve the status page (/) without the token."
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=1, description="Requests per minute per client on the token-protected endpoints."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=0, description="Largest request body accepted (413 above it)."
+    )
+    cors_origins: str | None = Field(
+        None, description="Comma-separated origins allowed by CORS (unset: CORS off)."
+    )
+    ready_timeout: float = Field(
+        5.0, gt=0, description="Seconds the /ready API probe may take, waits included."
+    )
+    graceful_timeout: float = Field(
+        30.0, ge=0, description="On SIGTERM, seconds in-flight requests get to finish."
+    )
+    project_root: Path | None = Field(
+        None, description="The Meltano project whose jobs are shown (default: from the cwd up)."
+    )
+
+    def cors_origin_list(self) -> list[str]:
+        """The configured CORS origins (empty: CORS off)."""
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
+
+
 class RootSettings(SettingsGroup):
     """Process-wide settings (``FLEXT_*``)."""
 
@@ -308,6 +353,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "oracle": OracleSettings,
     "database": DatabaseSettings,
     "alert": AlertSettings,
+    "serve": ServeSettings,
 }
 
 
@@ -326,12 +372,14 @@ class FlextSettings:
         oracle: OracleSettings,
         database: DatabaseSettings,
         alert: AlertSettings,
+        serve: ServeSettings,
     ) -> None:
         self.root = root
         self.api = api
         self.oracle = oracle
         self.database = database
         self.alert = alert
+        self.serve = serve
 
     @property
     def environment(self) -> Environment:

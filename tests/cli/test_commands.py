@@ -149,7 +149,9 @@ def test_sample_api_serves_in_the_foreground(tmp_path: Path) -> None:
                 stream.close()
 
 
-@pytest.mark.parametrize("command", ["health", "validate", "config", "jobs", "run", "sample-api"])
+@pytest.mark.parametrize(
+    "command", ["health", "validate", "config", "jobs", "run", "sample-api", "serve"]
+)
 def test_every_command_has_help(command: str) -> None:
     """Each command answers --help with exit 0 and its usage line."""
     done = subprocess.run([FLEXT, command, "--help"], capture_output=True, text=True,

@@ -142,6 +142,18 @@ def test_retries_exhausted_raise_with_status_and_attempts(
     assert isinstance(caught.value, HttpError)
 
 
+def test_a_request_can_ask_for_fewer_retries_than_the_client(
+    api: SampleApi, make_client: MakeClient
+) -> None:
+    """max_retries=0 on one request sends it once; the next request keeps the client's retries."""
+    api.set_faults(fail_next=10, fail_status=503)
+    client = make_client(max_retries=3)
+    response = client.get(ALLOCATION, raise_for_status=False, max_retries=0)
+    assert response.status_code == 503 and response.extensions["flext.attempts"] == 1
+    assert len(api.requests) == 1
+    assert client.get(ALLOCATION, raise_for_status=False).extensions["flext.attempts"] == 4
+
+
 def test_raise_for_status_false_returns_the_final_response(
     api: SampleApi, make_client: MakeClient
 ) -> None:
