@@ -8,7 +8,6 @@ check that cannot run says why in its ``detail``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +75,10 @@ def _from_result(result: Any) -> tuple[CheckStatus, str]:
         value = result.value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = dataclasses.asdict(value)
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        if isinstance(value, dict):
+            text = ", ".join(f"{k}={v}" for k, v in value.items())
+        else:
+            text = str(value)
         return CheckStatus.HEALTHY, text
     return CheckStatus.UNHEALTHY, str(result.error)
 

@@ -23,23 +23,31 @@ class ServeError(Exception):
         status: The HTTP status.
         code: The stable error code (``unauthorized``, ``rate_limited``, ``not_found``).
         message: For a person; never a secret.
-        headers: Extra response headers (``WWW-Authenticate``, ``Retry-After``).
+        headers: Extra response headers (``WWW-Authenticate``, ``Retry-After``), as
+            pairs: a name may repeat (one ``WWW-Authenticate`` line per challenge).
     """
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.headers = headers or {}
+        self.headers = headers or []
 
 
 def _response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
 ) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    response = JSONResponse(error_body(code, message), status_code=status)
+    for name, value in headers or []:
+        response.headers.append(name, value)
+    return response
 
 
 def _code(status: int) -> str:
@@ -60,7 +68,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = HTTPStatus(exc.status_code).phrase
     except ValueError:
         message = "error"
-    return _response(exc.status_code, _code(exc.status_code), message, dict(exc.headers or {}))
+    return _response(exc.status_code, _code(exc.status_code), message, list((exc.headers or {}).items()))
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

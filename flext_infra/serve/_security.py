@@ -63,7 +63,7 @@ class ClientRateLimit:
             429,
             "rate_limited",
             f"more than {self.item.amount} requests a minute from this client",
-            {"Retry-After": str(retry_after)},
+            [("Retry-After", str(retry_after))],
         )
 
 
@@ -79,9 +79,13 @@ class TokenAuth:
         self._token = token.get_secret_value().encode()
         self.browser = browser
 
-    def _challenge(self, error: str | None) -> str:
+    def _challenges(self, error: str | None) -> list[tuple[str, str]]:
         bearer = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
-        return f'{bearer}, Basic realm="{REALM}", charset="UTF-8"' if self.browser else bearer
+        challenges = [("WWW-Authenticate", bearer)]
+        if self.browser:
+            # A line of its own: browsers read one challenge per header line.
+            challenges.append(("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))
+        return challenges
 
     def presented(self, request: Request) -> bytes | None:
         """The token in the request, or None."""
@@ -112,5 +116,5 @@ class TokenAuth:
             401,
             "unauthorized",
             f"{reason} token",
-            {"WWW-Authenticate": self._challenge("invalid_token" if given else None)},
+            self._challenges("invalid_token" if given else None),
         )
