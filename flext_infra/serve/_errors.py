@@ -68,7 +68,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = HTTPStatus(exc.status_code).phrase
     except ValueError:
         message = "error"
-    return _response(exc.status_code, _code(exc.status_code), message, list((exc.headers or {}).items()))
+    headers = list((exc.headers or {}).items())
+    return _response(exc.status_code, _code(exc.status_code), message, headers)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -43,7 +43,8 @@ def test_protected_pages_answer_401_without_the_token_and_200_with_it(serve: Sta
     browser = server.get("/", headers={"Authorization": f"Basic {basic}"})
     assert missing.status_code == 401 and wrong.status_code == 401
     challenges = missing.headers.get_list("WWW-Authenticate")
-    assert challenges == ['Bearer realm="flext serve"', 'Basic realm="flext serve", charset="UTF-8"']
+    realm = 'Basic realm="flext serve", charset="UTF-8"'
+    assert challenges == ['Bearer realm="flext serve"', realm]
     assert 'error="invalid_token"' in wrong.headers.get_list("WWW-Authenticate")[0]
     assert missing.json()["error"]["code"] == "unauthorized"
     assert right.status_code == 200 and "text/html" in right.headers["content-type"]
