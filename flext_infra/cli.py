@@ -1,6 +1,6 @@
-"""The ``flext`` command: health, validate, config, jobs, run, sample-api and serve.
+"""The ``flext`` command: health, validate, config, jobs, run, runs, sample-api and serve.
 
-Exit codes (every command):
+Exit codes (every command; the table is :class:`flext_infra.ExitCode`):
 
 | Code | Meaning                                                                  |
 |------|--------------------------------------------------------------------------|
@@ -9,7 +9,11 @@ Exit codes (every command):
 | 2    | Usage error (unknown command or option).                                 |
 | 3    | Configuration error: invalid settings, no meltano.yml, unknown job.      |
 | 4    | A required tool is missing (meltano, the sample API).                    |
-| 130  | Interrupted (Ctrl-C).                                                    |
+| 5    | ``run``: refused, another run of the job holds its lock.                 |
+| 75   | ``run``: the API quota is exhausted; the run stopped cleanly, resumable. |
+| 124  | ``run``: ``--timeout`` ran out.                                          |
+| 130  | Interrupted (SIGINT, Ctrl-C).                                            |
+| 143  | Terminated (SIGTERM).                                                    |
 
 Results go to stdout (``--json`` for machines); logs go to stderr.
 """
@@ -28,9 +32,18 @@ from pydantic import SecretStr
 
 from flext_infra._environment import Environment
 from flext_infra._errors import ConfigurationError
+from flext_infra._exit import ExitCode
 from flext_infra.observability import configure_logging, get_logger
+from flext_infra.runtime import Terminated, stop_on_signals
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_MISSING, EXIT_INTERRUPTED = (
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.USAGE,
+    ExitCode.CONFIG,
+    ExitCode.MISSING,
+    ExitCode.INTERRUPTED,
+)
 
 log = get_logger("flext.cli")
 
@@ -243,7 +256,7 @@ _MELTANO_ENVS = {
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a Meltano job with honest results."""
+    """Run a Meltano job with honest results, recorded in the ledger under its lock."""
     from flext_infra.container import Container
     from flext_infra.orchestration import MeltanoProject, Orchestrator
 
@@ -259,7 +272,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.env:
             orchestrator.meltano_environment = _MELTANO_ENVS[Environment(args.env)]
         result = orchestrator.run(
-            args.job, retries=args.retries, dry_run=args.dry_run, full_refresh=args.full_refresh
+            args.job,
+            retries=args.retries,
+            dry_run=args.dry_run,
+            full_refresh=args.full_refresh,
+            wait_s=0.0 if args.wait is None else args.wait,
+            trigger=args.trigger,
         )
     finally:
         container.dispose()
@@ -267,6 +285,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     else:
         print(f"job:       {result.job}")
+        if result.run_id:
+            print(f"run id:    {result.run_id}")
         print(f"status:    {result.status}")
         print(f"exit code: {result.exit_code}")
         print(f"attempts:  {result.attempts}")
@@ -285,7 +305,121 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"error:     {result.error}")
         for channel, status in result.alerts.items():
             print(f"alert:     {channel}={status}")
-    return EXIT_OK if result.success else EXIT_FAILED
+    if result.status == "refused":
+        print(f"error: {result.error}", file=sys.stderr)
+    return result.exit_status
+
+
+# ------------------------------------------------------------------------ runs
+def _ledger_container(args: argparse.Namespace) -> Any:
+    from flext_infra.container import Container
+
+    settings = _load(args.env)
+    return Container.for_environment(settings.environment, settings, subsystems=("runs",))
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List runs from the ledger, newest first."""
+    from flext_infra.runs import RunLedger
+
+    container = _ledger_container(args)
+    try:
+        ledger: RunLedger = container.resolve("run_ledger")
+        runs = ledger.list_runs(job=args.job, status=args.status, limit=args.limit,
+                                offset=args.offset)  # fmt: skip
+    finally:
+        container.dispose()
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs]))
+        return EXIT_OK
+    if not runs:
+        print("no runs recorded")
+        return EXIT_OK
+    _print_table(
+        [
+            (r.run_id, r.job, str(r.kind), str(r.status),
+             "" if r.exit_code is None else str(r.exit_code),
+             r.started_at.strftime("%Y-%m-%d %H:%M:%S"), _duration(r.duration_s),
+             str(r.records_read), str(r.records_loaded), str(r.rejects), str(r.trigger))
+            for r in runs
+        ],
+        ("RUN ID", "JOB", "KIND", "STATUS", "EXIT", "STARTED (UTC)", "DURATION", "READ",
+         "LOADED", "REJECTS", "TRIGGER"),
+    )  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    """Show one run and its streams."""
+    from flext_infra.runs import RunLedger, RunRecord, iso
+
+    container = _ledger_container(args)
+    try:
+        ledger: RunLedger = container.resolve("run_ledger")
+        run: RunRecord | None = ledger.get_run(args.run_id)
+        linked = ledger.linked(run.link_id) if run is not None and run.link_id else []
+    finally:
+        container.dispose()
+    if run is None:
+        print(f"error: no run {args.run_id} in the ledger", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(run.to_dict()))
+        return EXIT_OK
+    rows = [
+        ("run id", run.run_id), ("job", run.job), ("kind", str(run.kind)),
+        ("status", str(run.status)),
+        ("exit code", "" if run.exit_code is None else str(run.exit_code)),
+        ("environment", run.environment), ("trigger", str(run.trigger)),
+        ("host", run.host), ("user", run.os_user), ("pid", str(run.pid)),
+        ("started", iso(run.started_at) or ""), ("ended", iso(run.ended_at) or "-"),
+        ("duration", _duration(run.duration_s)), ("attempts", str(run.attempts)),
+    ]  # fmt: skip
+    if run.status in ("running", "abandoned"):
+        rows.append(("heartbeat", iso(run.heartbeat_at) or "-"))
+    if run.link_id:
+        rows.append(("meltano run", run.link_id))
+    if run.log_path:
+        rows.append(("log", run.log_path))
+    if run.error:
+        rows.append(("error", run.error))
+    for name, value in rows:
+        print(f"{name + ':':<13}{value}")
+    print()
+    if run.streams:
+        _print_table(
+            [(s.stream, str(s.records_read), str(s.records_loaded), str(s.rejects),
+              str(s.retries), str(s.rate_limited), s.bookmark_before or "-",
+              s.bookmark_after or "-") for s in run.streams],
+            ("STREAM", "READ", "LOADED", "REJECTS", "RETRIES", "429S", "BOOKMARK BEFORE",
+             "BOOKMARK AFTER"),
+        )  # fmt: skip
+    else:
+        print("no streams recorded")
+    others = [r for r in linked if r.run_id != run.run_id]
+    if others:
+        print("\nlinked runs")
+        _print_table(
+            [(r.run_id, r.job, str(r.kind), str(r.status),
+              "" if r.exit_code is None else str(r.exit_code)) for r in others],
+            ("RUN ID", "JOB", "KIND", "STATUS", "EXIT"),
+        )  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_runs_prune(args: argparse.Namespace) -> int:
+    """Delete finished runs older than the retention."""
+    container = _ledger_container(args)
+    try:
+        removed = container.resolve("run_ledger").prune(args.days)
+    finally:
+        container.dispose()
+    print(f"pruned {removed} runs")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ sample-api
@@ -340,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="flext",
         description="Operate FLEXT Meltano pipelines: health, validation, config, jobs, runs.",
         epilog="Exit codes: 0 ok, 1 failed/unhealthy/invalid, 2 usage, 3 configuration "
-        "error, 4 missing tool, 130 interrupted.",
+        "error, 4 missing tool, 5 refused (lock held), 75 API quota exhausted, 124 timed out, "
+        "130 interrupted, 143 terminated.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     envs = [e.value for e in Environment]
@@ -375,13 +510,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=0, help="retries after a failure (default 0)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
     p.add_argument("--full-refresh", action="store_true", help="ignore saved state")
-    p.add_argument("--timeout", type=float, default=None, help="kill the run after N seconds")
+    p.add_argument(
+        "--timeout", type=float, default=None,
+        help="stop the run after N seconds (SIGTERM, then SIGKILL); exit 124",
+    )  # fmt: skip
+    p.add_argument(
+        "--wait", type=float, nargs="?", const=float("inf"), default=None, metavar="S",
+        help="wait for the job's lock (S seconds, or until free) instead of exiting 5",
+    )  # fmt: skip
+    p.add_argument(
+        "--trigger", choices=["cli", "schedule", "orchestrator"], default="cli",
+        help="what started the run, as recorded in the ledger (default cli)",
+    )  # fmt: skip
     p.add_argument("--env", choices=envs, help="environment (also meltano --environment)")
     p.add_argument("--project-root", help="Meltano project directory (default: from cwd up)")
     p.add_argument("--meltano", help="meltano executable (default: next to python, or PATH)")
     p.add_argument("--quiet", action="store_true", help="do not echo Meltano's log to stderr")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list recorded runs (show RUN_ID: one run, per stream)")
+    p.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    p.add_argument("--job", help="only this job")
+    p.add_argument(
+        "--status",
+        choices=["running", "succeeded", "failed", "refused", "terminated", "quota_exhausted",
+                 "abandoned"],
+        help="only runs with this status",
+    )  # fmt: skip
+    p.add_argument("--limit", type=int, default=20, help="at most N runs (default 20)")
+    p.add_argument("--offset", type=int, default=0, help="skip the newest N runs")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs)
+    runs_sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
+    q = runs_sub.add_parser("show", help="one run with its streams")
+    q.add_argument("run_id", help="the run id")
+    q.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=cmd_runs_show)
+    q = runs_sub.add_parser("prune", help="delete finished runs older than the retention")
+    q.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="retention in days (default FLEXT_RUNS_RETENTION_DAYS)",
+    )
+    q.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
+    q.set_defaults(func=cmd_runs_prune)
 
     p = sub.add_parser("sample-api", help="serve the sample API on loopback (foreground)")
     p.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
@@ -409,10 +584,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --retries must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        with stop_on_signals():
+            return int(args.func(args))
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Terminated as stop:
+        print(f"error: {stop}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:

@@ -81,7 +81,14 @@ CORE_SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 #: Subsystems that contribute services; each has a ``SERVICES`` tuple in ``_services``.
-SUBSYSTEMS: tuple[str, ...] = ("alerts", "quality", "database", "http", "orchestration")
+SUBSYSTEMS: tuple[str, ...] = (
+    "alerts",
+    "quality",
+    "database",
+    "http",
+    "orchestration",
+    "runs",
+)
 
 
 def service_specs(subsystems: Iterable[str] = SUBSYSTEMS) -> list[ServiceSpec]:

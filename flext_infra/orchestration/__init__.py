@@ -9,8 +9,14 @@ from flext_infra.orchestration._errors import (
 from flext_infra.orchestration._metrics import RunMetrics
 from flext_infra.orchestration._orchestrator import (
     DRY_RUN,
+    EXIT_CODES,
     FAILED,
+    LEDGER_STATUS,
+    PLUGIN_EXIT_STATUS,
+    QUOTA_EXHAUSTED,
+    REFUSED,
     SUCCESS,
+    TERMINATED,
     TIMED_OUT,
     JobRunResult,
     Orchestrator,
@@ -20,8 +26,14 @@ from flext_infra.orchestration._project import MeltanoJob, MeltanoProject, Melta
 
 __all__ = [
     "DRY_RUN",
+    "EXIT_CODES",
     "FAILED",
+    "LEDGER_STATUS",
+    "PLUGIN_EXIT_STATUS",
+    "QUOTA_EXHAUSTED",
+    "REFUSED",
     "SUCCESS",
+    "TERMINATED",
     "TIMED_OUT",
     "JobNotFoundError",
     "JobRunResult",

@@ -15,6 +15,7 @@ from typing import Any
 
 _DECODER = json.JSONDecoder()
 _MARK = "METRIC:"
+_REFUSED = "pipeline is already running"
 
 
 @dataclass
@@ -31,6 +32,11 @@ class RunMetrics:
         http_retries: Retries the ``flext_infra.http`` client scheduled.
         cache_hits: Responses served from the HTTP cache.
         breaker_opened: Hosts whose circuit breaker opened during the run.
+        retries_by_stream: HTTP retries per stream (events carrying ``stream``).
+        rate_limited_by_stream: 429 answers per stream.
+        exit_codes: Plugin exit codes by plugin type (``extractors``, ``loaders``)
+            from Meltano's ``Block run completed`` event.
+        refused: Meltano's refusal ("Another '…' pipeline is already running …"), if any.
         errors: The last error-level lines (for the failure message).
     """
 
@@ -43,6 +49,10 @@ class RunMetrics:
     http_retries: int = 0
     cache_hits: int = 0
     breaker_opened: list[str] = field(default_factory=list)
+    retries_by_stream: Counter[str] = field(default_factory=Counter)
+    rate_limited_by_stream: Counter[str] = field(default_factory=Counter)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    refused: str | None = None
     errors: list[str] = field(default_factory=list)
 
     def feed(self, line: str) -> None:
@@ -63,6 +73,8 @@ class RunMetrics:
                 break
             last = obj
             text = str(obj.get("event", ""))
+            if _layer == 0:
+                self._meltano_event(text, obj)
             plugin = plugin or obj.get("name") or obj.get("string_id")
             producer = obj.get("producer") if producer is None else producer
             if obj.get("level") in ("error", "critical") and text:
@@ -78,15 +90,31 @@ class RunMetrics:
         if isinstance(metric, dict):
             self._count(metric, str(plugin) if plugin else "unknown", producer)
 
+    def _meltano_event(self, text: str, obj: dict[str, Any]) -> None:
+        """Meltano's own events: a block's exit codes, and its refusal to run twice."""
+        codes = obj.get("exit_codes")
+        if text == "Block run completed" and isinstance(codes, dict):
+            for kind, code in codes.items():
+                if isinstance(code, int):
+                    self.exit_codes[str(kind).rsplit(".", 1)[-1].lower()] = code
+        for candidate in (text, str(obj.get("err") or "")):
+            if _REFUSED in candidate and candidate.startswith("Another "):
+                self.refused = candidate.strip()[:500]
+
     def _events(self, text: str, fields: dict[str, Any]) -> None:
         """Count the ``flext_infra.http`` client's events (JSON or console-rendered)."""
         if "http." not in text:
             return
         if "http.retry_scheduled" in text:
             self.http_retries += 1
+            stream = _field(fields, text, "stream")
+            if stream:
+                self.retries_by_stream[stream] += 1
             reason = str(fields.get("reason", "")) if fields else text
             if "status 429" in reason or "status 429" in text:
                 self.http_429 += 1
+                if stream:
+                    self.rate_limited_by_stream[stream] += 1
         elif "http.cache.hit" in text:
             self.cache_hits += 1
         elif "http.breaker.opened" in text:
@@ -127,3 +155,15 @@ def _spaces(text: str, at: int) -> int:
     while i + n < len(text) and text[i + n] == " ":
         n += 1
     return n
+
+
+def _field(fields: dict[str, Any], text: str, name: str) -> str:
+    """A field of a JSON event, or ``name=value`` in a console-rendered line."""
+    if fields and fields.get(name):
+        return str(fields[name])
+    marker = f" {name}="
+    at = text.find(marker)
+    if at < 0:
+        return ""
+    rest = text[at + len(marker) :]
+    return rest.split(maxsplit=1)[0].strip("'\"") if rest.strip() else ""

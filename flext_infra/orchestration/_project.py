@@ -153,6 +153,45 @@ class MeltanoProject:
                     names.add(str(p["name"]))
         return names
 
+    def plugin_names_of(self, kind: str) -> set[str]:
+        """Names of the plugins of one kind (``extractors``, ``loaders``...)."""
+        items = (self.data.get("plugins") or {}).get(kind) or []
+        return {str(p["name"]) for p in items if isinstance(p, dict) and "name" in p}
+
+    def default_environment(self) -> str | None:
+        """``default_environment`` of ``meltano.yml``."""
+        value = self.data.get("default_environment")
+        return str(value) if value else None
+
+    def state_ids(self, job: str, environment: str | None) -> list[str]:
+        """The Meltano state ids a run of ``job`` reads and writes.
+
+        Meltano keys an extract-load block's state ``<environment>:<extractor>-to-<loader>``;
+        two jobs with the same pair share it. Jobs named inside a job count too.
+        """
+        extractors = self.plugin_names_of("extractors")
+        loaders = self.plugin_names_of("loaders")
+        jobs = {j.name: j for j in self.jobs()}
+        out: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for task in jobs[name].tasks:
+                parts = task.split()
+                for part in parts:
+                    if part in jobs:
+                        visit(part)
+                tap = next((p for p in parts if p in extractors), None)
+                target = next((p for p in reversed(parts) if p in loaders), None)
+                if tap and target and environment:
+                    out.append(f"{environment}:{tap}-to-{target}")
+
+        visit(self.job(job).name)
+        return list(dict.fromkeys(out))
+
     def environments(self) -> list[str]:
         """Names of the Meltano environments."""
         return [str(e["name"]) for e in self.data.get("environments") or [] if "name" in e]

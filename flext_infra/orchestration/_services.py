@@ -1,4 +1,4 @@
-"""Container registration of ``orchestrator`` (a singleton)."""
+"""Container registration of ``orchestrator`` (a singleton, recording into ``run_ledger``)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,26 @@ from flext_infra._environment import Environment
 from flext_infra.alerts import AlertManager
 from flext_infra.environments._profiles import ALL, ServiceSpec
 from flext_infra.orchestration._orchestrator import Orchestrator
+from flext_infra.runs import RunLedger
 from flext_infra.settings import FlextSettings
 
 _TEST = frozenset({Environment.TEST})
 
 
 def _orchestrator(
-    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path
+    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path, run_ledger: RunLedger
 ) -> Orchestrator:
     return Orchestrator(
         alert_manager=alert_manager,
         log_dir=data_dir / "runs",
         history_path=data_dir / "runs.jsonl",
+        ledger=run_ledger,
+        stop_grace_s=settings.runs.stop_grace_s,
     )
 
 
 def _test_orchestrator(
-    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path
+    settings: FlextSettings, alert_manager: AlertManager, data_dir: Path, run_ledger: RunLedger
 ) -> Orchestrator:
     # Zero waits between attempts; history beside the recorded alerts so that a
     # test can read it after the process ends (data_dir is a temp dir here).
@@ -35,6 +38,8 @@ def _test_orchestrator(
         history_path=history,
         backoff_s=0.0,
         backoff_max_s=0.0,
+        ledger=run_ledger,
+        stop_grace_s=settings.runs.stop_grace_s,
     )
 
 

@@ -9,13 +9,18 @@ from flext_infra.runtime._plugin import (
     run_plugin_cli,
     tune_gc_for_cli,
 )
+from flext_infra.runtime._signals import STOP_SIGNALS, Terminated, signal_name, stop_on_signals
 
 __all__ = [
+    "STOP_SIGNALS",
     "PluginRun",
+    "Terminated",
     "current_run",
     "current_settings",
     "is_sync_invocation",
     "plugin_run",
     "run_plugin_cli",
+    "signal_name",
+    "stop_on_signals",
     "tune_gc_for_cli",
 ]

@@ -10,6 +10,7 @@ from flext_infra.settings._settings import (
     OracleSettings,
     RootSettings,
     ServeSettings,
+    RunsSettings,
     SettingsGroup,
     load_settings,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "OracleSettings",
     "RootSettings",
     "ServeSettings",
+    "RunsSettings",
     "SettingsGroup",
     "load_settings",
 ]

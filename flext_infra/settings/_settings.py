@@ -8,6 +8,7 @@
 | DatabaseSettings | ``FLEXT_DATABASE_`` |
 | AlertSettings    | ``FLEXT_ALERT_`` |
 | ServeSettings    | ``FLEXT_SERVE_`` |
+| RunsSettings     | ``FLEXT_RUNS_``  |
 
 Sources, highest priority first: explicit arguments, environment variables,
 the ``.env`` file (or the file named by ``FLEXT_ENV_FILE``), and the secrets
@@ -52,8 +53,10 @@ class SettingsGroup(BaseSettings):
 
     @classmethod
     def variable(cls, field: str) -> str:
-        """The environment variable behind ``field``."""
-        return f"{cls.prefix}{field.upper()}"
+        """The environment variable behind ``field`` (its alias when it has one)."""
+        info = cls.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        return alias.upper() if isinstance(alias, str) else f"{cls.prefix}{field.upper()}"
 
     def secret_values(self) -> list[str]:
         """The plain values of every secret set in this group (for log redaction)."""
@@ -240,13 +243,6 @@ class DatabaseSettings(SettingsGroup):
         description="Test profile: use this PostgreSQL URL instead of a temporary SQLite file.",
     )
 
-    @classmethod
-    def variable(cls, field: str) -> str:
-        """The environment variable behind ``field`` (its alias when it has one)."""
-        info = cls.model_fields.get(field)
-        alias = info.validation_alias if info is not None else None
-        return alias.upper() if isinstance(alias, str) else super().variable(field)
-
 
 class AlertSettings(SettingsGroup):
     """Alert channels (``FLEXT_ALERT_*``)."""
@@ -331,6 +327,41 @@ class ServeSettings(SettingsGroup):
         """The configured CORS origins (empty: CORS off)."""
         return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
+class RunsSettings(SettingsGroup):
+    """The run ledger and the run lock (``FLEXT_RUNS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_RUNS_", populate_by_name=True)
+
+    url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the ledger's database (default: the configured database: "
+        "Oracle, FLEXT_DATABASE_URL, or SQLite under the data directory).",
+    )
+    schema_name: str | None = Field(
+        None,
+        validation_alias="FLEXT_RUNS_SCHEMA",
+        description="Schema holding flext_runs, flext_run_streams and flext_run_locks "
+        "(default: the connection's own).",
+    )
+    lock_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds after its last heartbeat (sent every third of this) that a run "
+        "reads as abandoned and its lock may be taken over.",
+    )
+    retention_days: int | None = Field(
+        90, ge=1, description="Finished runs older than this are pruned (unset: kept forever)."
+    )
+    record_plugin_runs: bool = Field(
+        True, description="The tap and the target record their own runs in the ledger."
+    )
+    stop_grace_s: float = Field(
+        30.0,
+        ge=0,
+        description="flext run: seconds Meltano's process group gets to stop after SIGTERM "
+        "(timeout or a signal) before it is killed.",
+    )
+
 
 class RootSettings(SettingsGroup):
     """Process-wide settings (``FLEXT_*``)."""
@@ -354,6 +385,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "database": DatabaseSettings,
     "alert": AlertSettings,
     "serve": ServeSettings,
+    "runs": RunsSettings,
 }
 
 
@@ -373,6 +405,7 @@ class FlextSettings:
         database: DatabaseSettings,
         alert: AlertSettings,
         serve: ServeSettings,
+        runs: RunsSettings | None = None,
     ) -> None:
         self.root = root
         self.api = api
@@ -380,6 +413,7 @@ class FlextSettings:
         self.database = database
         self.alert = alert
         self.serve = serve
+        self.runs = runs if runs is not None else RunsSettings.model_construct()
 
     @property
     def environment(self) -> Environment:
