@@ -161,14 +161,14 @@ class RunLedger:
         b = self.store.dialect.bind_time
         self.store.write(
             f"INSERT INTO {self.store.table(RUNS)} ({_RUN_COLUMNS}) VALUES (:run_id, :job, "
-            ":kind, :environment, :trigger, :host, :os_user, :pid, :started_at, NULL, "
+            ":kind, :environment, :triggered_by, :host, :os_user, :pid, :started_at, NULL, "
             ":heartbeat_at, :expires_at, :status, NULL, NULL, :link_id, 1, :log_path)",
             {
                 "run_id": record.run_id,
                 "job": job,
                 "kind": str(record.kind),
                 "environment": record.environment,
-                "trigger": str(record.trigger),
+                "triggered_by": str(record.trigger),
                 "host": record.host,
                 "os_user": record.os_user,
                 "pid": record.pid,

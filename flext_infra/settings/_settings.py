@@ -355,6 +355,9 @@ class RunsSettings(SettingsGroup):
     record_plugin_runs: bool = Field(
         True, description="The tap and the target record their own runs in the ledger."
     )
+    trigger: Literal["cli", "schedule", "orchestrator"] = Field(
+        "cli", description="What started the run; flext run passes its own to the plugins."
+    )
     stop_grace_s: float = Field(
         30.0,
         ge=0,

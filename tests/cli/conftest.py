@@ -16,17 +16,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 TAP = '''\
 #!/usr/bin/env python3
-"""A tiny Singer tap: three records of stream s, and the SDK's metric line."""
-import json, sys
+"""A tiny Singer tap: three records of stream s, and the SDK's metric line.
+
+TINY_TAP_SLEEP makes it sleep before its records; TINY_TAP_EXIT sets its exit code.
+"""
+import json, os, sys, time
 if "--discover" in sys.argv or "--about" in sys.argv:
     print(json.dumps({"streams": []}))
     sys.exit(0)
+time.sleep(float(os.environ.get("TINY_TAP_SLEEP", "0")))
 schema = {"properties": {"id": {"type": "integer"}}}
 print(json.dumps({"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}))
 for i in range(3):
     print(json.dumps({"type": "RECORD", "stream": "s", "record": {"id": i}}))
 metric = {"type": "counter", "metric": "record_count", "value": 3, "tags": {"stream": "s"}}
 sys.stderr.write("INFO METRIC: " + json.dumps(metric) + "\\n")
+sys.exit(int(os.environ.get("TINY_TAP_EXIT", "0")))
 '''
 
 TARGET = '''\
