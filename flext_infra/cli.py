@@ -256,7 +256,16 @@ _MELTANO_ENVS = {
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a Meltano job with honest results, recorded in the ledger under its lock."""
+    """Run a Meltano job with honest results, recorded in the ledger under its lock.
+
+    SIGTERM and SIGINT become :class:`Terminated` here: the run stops Meltano's
+    process group gracefully, is recorded as terminated and exits 143 or 130.
+    """
+    with stop_on_signals():
+        return _run_job(args)
+
+
+def _run_job(args: argparse.Namespace) -> int:
     from flext_infra.container import Container
     from flext_infra.orchestration import MeltanoProject, Orchestrator
 
@@ -584,8 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --retries must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
     try:
-        with stop_on_signals():
-            return int(args.func(args))
+        return int(args.func(args))
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

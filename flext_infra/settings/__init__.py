@@ -9,8 +9,8 @@ from flext_infra.settings._settings import (
     LogFormat,
     OracleSettings,
     RootSettings,
-    ServeSettings,
     RunsSettings,
+    ServeSettings,
     SettingsGroup,
     load_settings,
 )
@@ -24,8 +24,8 @@ __all__ = [
     "LogFormat",
     "OracleSettings",
     "RootSettings",
-    "ServeSettings",
     "RunsSettings",
+    "ServeSettings",
     "SettingsGroup",
     "load_settings",
 ]

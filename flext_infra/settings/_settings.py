@@ -327,6 +327,7 @@ class ServeSettings(SettingsGroup):
         """The configured CORS origins (empty: CORS off)."""
         return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
+
 class RunsSettings(SettingsGroup):
     """The run ledger and the run lock (``FLEXT_RUNS_*``)."""
 
