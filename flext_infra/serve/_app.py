@@ -19,6 +19,7 @@ from flext_infra.health import readiness
 from flext_infra.observability import get_logger
 from flext_infra.orchestration import MeltanoProject
 from flext_infra.serve._errors import install_error_handlers
+from flext_infra.serve._ledger import ledger_router
 from flext_infra.serve._metrics import ServeMetrics
 from flext_infra.serve._middleware import BodySizeLimitMiddleware, RequestLogMiddleware
 from flext_infra.serve._models import ErrorBody, Health, Readiness
@@ -28,14 +29,14 @@ from flext_infra.serve._security import (
     basic_scheme,
     bearer_scheme,
 )
-from flext_infra.serve._status import PageData, StatusPage, project_jobs
+from flext_infra.serve._status import StatusPage, page_data
 from flext_infra.settings import FlextSettings, ServeSettings
 
 log = get_logger("flext.serve")
 
 #: Services built when the server starts, so a broken recipe shows at start-up
 #: (readiness reports the ones that fail instead of the process dying).
-WARM_SERVICES = ("logger", "database", "http_client", "alert_manager")
+WARM_SERVICES = ("logger", "database", "http_client", "alert_manager", "run_ledger")
 
 _REQUEST_ID = r"[A-Za-z0-9._:-]{1,128}"
 
@@ -199,6 +200,8 @@ def create_app(container: Container, *, project: MeltanoProject | None = None) -
         """Prometheus text exposition: run metrics from the ledger and this process's own."""
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    app.include_router(ledger_router(container, project, protected, guarded))
+
     page = StatusPage()
 
     @app.get(
@@ -212,11 +215,12 @@ def create_app(container: Container, *, project: MeltanoProject | None = None) -
     )  # fmt: skip
     def status_page() -> HTMLResponse:
         """A status page for people: jobs, their last runs, records per stream, readiness."""
-        data = PageData(
+        found = container.try_resolve("run_ledger")
+        data = page_data(
             environment=str(settings.environment),
             ready=ready_now(),
-            jobs=project_jobs(project),
-            project=str(project.root) if project is not None else None,
+            project=project,
+            ledger=found.unwrap() if found.is_success else None,
         )
         return HTMLResponse(page.render(data))
 

@@ -9,6 +9,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from flext_infra.orchestration import MeltanoProject
+from flext_infra.runs import RunLedger, RunRecord
+from flext_infra.serve._charts import Bar, bar_chart
 from flext_infra.serve._models import Readiness
 
 #: Runs shown per stream chart.
@@ -69,15 +71,89 @@ class PageData:
     project: str | None = None
 
 
-def project_jobs(project: MeltanoProject | None) -> list[JobView]:
-    """The project's jobs, each with its schedules as ``name (interval)``."""
-    if project is None:
-        return []
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {int(secs):02d}s"
+    return f"{secs:.1f}s"
+
+
+def _records(run: RunRecord, loaded: int, read: int) -> int:
+    """Records loaded, what landed; read where the run recorded no loader counts at all."""
+    return loaded if run.records_loaded else read
+
+
+def run_view(run: RunRecord) -> RunView:
+    """A ledger row as the jobs table shows it."""
+    return RunView(
+        run_id=run.run_id,
+        status=str(run.status),
+        started=run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        duration=_duration(run.duration_s),
+        records=_records(run, run.records_loaded, run.records_read),
+        rejects=run.rejects,
+        error=run.error,
+        href=f"/runs/{run.run_id}",
+    )
+
+
+def stream_charts(job: str, runs: list[RunRecord]) -> list[StreamChart]:
+    """One chart per stream seen in ``runs`` (newest first, as the ledger lists them)."""
+    oldest_first = list(reversed(runs))
+    names = sorted({s.stream for run in runs for s in run.streams})
+    charts = []
+    for name in names:
+        bars = []
+        for run in oldest_first:
+            stream = next((s for s in run.streams if s.stream == name), None)
+            value = (
+                0 if stream is None else _records(run, stream.records_loaded, stream.records_read)
+            )
+            title = f"{run.started_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC · {run.status}"
+            if stream is not None:
+                title += f" · read {stream.records_read} · loaded {stream.records_loaded}"
+                title += f" · {stream.rejects} rejects" if stream.rejects else ""
+            bars.append(Bar(value, str(run.status), title, f"/runs/{run.run_id}"))
+        last = bars[-1].value if bars else 0
+        charts.append(StreamChart(job, name, bar_chart(bars, slots=HISTORY, label=name), last))
+    return charts
+
+
+def page_data(
+    *,
+    environment: str,
+    ready: Readiness,
+    project: MeltanoProject | None,
+    ledger: RunLedger | None,
+) -> PageData:
+    """What the page shows: the project's jobs, their runs from the ledger, the checks."""
     schedules: dict[str, list[str]] = {}
-    for schedule in project.schedules():
-        if schedule.job:
-            schedules.setdefault(schedule.job, []).append(f"{schedule.name} ({schedule.interval})")
-    return [JobView(job.name, schedules.get(job.name, [])) for job in project.jobs()]
+    names: list[str] = []
+    if project is not None:
+        for schedule in project.schedules():
+            if schedule.job:
+                entry = f"{schedule.name} ({schedule.interval})"
+                schedules.setdefault(schedule.job, []).append(entry)
+        names = [job.name for job in project.jobs()]
+    jobs: list[JobView] = []
+    charts: list[StreamChart] = []
+    for name in names:
+        runs = ledger.list_runs(job=name, limit=HISTORY) if ledger is not None else []
+        last = run_view(runs[0]) if runs else None
+        jobs.append(JobView(name, schedules.get(name, []), last))
+        charts.extend(stream_charts(name, runs))
+    return PageData(
+        environment=environment,
+        ready=ready,
+        jobs=jobs,
+        charts=charts,
+        project=str(project.root) if project is not None else None,
+    )
 
 
 class StatusPage:

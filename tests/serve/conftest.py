@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import isolate_from_flext_environment
+from tests.serve._seed import PG_URL, LedgerDb, create_schema, drop_schema, pg_available
 
 FLEXT = str(Path(sys.executable).parent / "flext")
 REPO = Path(__file__).resolve().parents[2]
@@ -108,3 +109,18 @@ def serve(tmp_path: Path) -> Iterator[StartServe]:
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait(timeout=30)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerDb]:
+    """A ledger in an SQLite file, or in a PostgreSQL schema of its own (dropped after)."""
+    if request.param == "sqlite":
+        yield LedgerDb(f"sqlite:///{tmp_path / 'ledger.db'}", None)
+        return
+    if not pg_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (CI starts it)")
+    name = create_schema()
+    try:
+        yield LedgerDb(PG_URL, name)
+    finally:
+        drop_schema(name)

@@ -49,12 +49,18 @@ def test_protected_pages_answer_401_without_the_token_and_200_with_it(serve: Sta
     assert missing.json()["error"]["code"] == "unauthorized"
     assert right.status_code == 200 and "text/html" in right.headers["content-type"]
     assert browser.status_code == 200
+    for path in ("/jobs", "/runs", "/runs/some-run"):
+        assert server.get(path).status_code == 401, path
+        assert server.get(path, headers=_bearer("nope")).status_code == 401, path
+    assert server.get("/jobs", headers=_bearer()).status_code == 200
+    assert server.get("/runs", headers=_bearer()).status_code == 200
+    assert server.get("/runs/some-run", headers=_bearer()).status_code == 404
     # Probes stay open for the orchestrator.
     assert server.get("/health").status_code == 200
     assert server.get("/metrics").status_code == 200
     rejected = [e for e in server.logs() if e["event"] == "serve.auth.rejected"]
-    assert [e["reason"] for e in rejected] == ["missing", "invalid"]
-    assert all(e["client"] == "127.0.0.1" and e["path"] == "/" for e in rejected)
+    assert [e["reason"] for e in rejected][:2] == ["missing", "invalid"]
+    assert len(rejected) == 8 and all(e["client"] == "127.0.0.1" for e in rejected)
     assert TOKEN not in server.raw_log() and "not-the-token" not in server.raw_log()
 
 
@@ -95,25 +101,35 @@ def test_a_request_body_over_the_limit_is_refused_with_413(serve: StartServe) ->
     assert small.status_code == 405 and small.json()["error"]["code"] == "method_not_allowed"
 
 
+#: Every route, and requests that carry a secret where an echo would leak it.
+PROBED = (
+    "/",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/jobs",
+    "/runs",
+    f"/runs/{TOKEN}",
+    f"/runs?job={TOKEN}",
+    f"/runs?status={TOKEN}",
+    f"/runs?limit={TOKEN}",
+    f"/no-such-page-{TOKEN}",
+    f"/?q={TOKEN}",
+    "/ready?x=api-password-0b7d2",
+)
+
+
 def test_no_response_contains_a_known_secret(serve: StartServe) -> None:
     """Secrets set in the environment never appear in any body or header, whatever is asked."""
     server = serve({**SECRETS, "FLEXT_API_BASE_URL": "http://127.0.0.1:9"})
     secret = list(SECRETS.values())
     responses = []
     for headers in ({}, _bearer(), _bearer("wrong")):
-        for path in (
-            "/",
-            "/health",
-            "/ready",
-            "/metrics",
-            "/openapi.json",
-            f"/no-such-page-{TOKEN}",
-            f"/?q={TOKEN}",
-            "/ready?x=api-password-0b7d2",
-        ):
-            responses.append(server.get(path, headers=headers))  # fmt: skip
+        for path in PROBED:
+            responses.append(server.get(path, headers=headers))
     responses.append(httpx.post(server.url + "/", content=TOKEN.encode() * 10_000, timeout=30))
-    assert {r.status_code for r in responses} >= {200, 401, 404, 413, 503}
+    assert {r.status_code for r in responses} >= {200, 401, 404, 413, 422, 503}
     for response in responses:
         text = response.text + "".join(f"{k}: {v}\n" for k, v in response.headers.items())
         leaked = [s for s in secret if s in text]
