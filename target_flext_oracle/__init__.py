@@ -17,11 +17,12 @@ from target_flext_oracle._errors import (
     TargetConfigError,
     TargetError,
 )
+from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
+from target_flext_oracle._plan import TableRef
 from target_flext_oracle._rejects import RejectSink
 from target_flext_oracle._settings import LoadMethod, SchemaChangePolicy, TargetSettings
-from target_flext_oracle._types import Kind, LogicalType
-from target_flext_oracle.connector import FlextConnector, TableRef
+from target_flext_oracle.connector import FlextConnector
 from target_flext_oracle.sinks import FlextSink
 from target_flext_oracle.target import TargetFlextOracle
 
@@ -34,7 +35,7 @@ if _typing.TYPE_CHECKING:
     )
 
 # The connectors are imported on first use, so a run imports only its own
-# database's dialect (SQLAlchemy's Oracle dialect costs ~65 ms of start-up).
+# database's dialect (SQLAlchemy's Oracle dialect is the largest import of a run).
 _LAZY = frozenset({"OracleConnector", "PostgresConnector", "SqliteConnector", "oracle_dialect"})
 
 

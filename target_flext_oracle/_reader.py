@@ -19,8 +19,8 @@ from typing import IO, Any
 import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
+from target_flext_oracle._converters import NonFinite
 from target_flext_oracle._errors import InputLineError
-from target_flext_oracle._types import NonFinite
 
 
 class FastSingerReader(GenericSingerReader[str]):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -22,10 +21,11 @@ from sqlalchemy.engine import Dialect
 
 from flext_infra.observability import get_logger
 from target_flext_oracle._engine import EngineHandle, open_engine
-from target_flext_oracle._errors import SchemaChangeError, TargetConfigError
+from target_flext_oracle._errors import SchemaChangeError
+from target_flext_oracle._logical import Change, Kind, LogicalType, compare
 from target_flext_oracle._names import IdentifierPolicy
+from target_flext_oracle._plan import ColumnState, FieldPlan, TablePlan, TableRef, TableState
 from target_flext_oracle._settings import SchemaChangePolicy, TargetSettings
-from target_flext_oracle._types import Change, Kind, LogicalType, compare
 
 log = get_logger("target_flext_oracle.connector")
 
@@ -33,69 +33,6 @@ log = get_logger("target_flext_oracle.connector")
 STRING_BUCKETS = (64, 255, 1000, 4000, 32767)
 
 Adapter = Callable[[Any], Any]
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """A table's physical (lower-case, normalised) schema and name."""
-
-    schema: str | None
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else self.name
-
-
-@dataclass
-class ColumnState:
-    """A column as the database has it."""
-
-    name: str
-    logical: LogicalType
-    nullable: bool = True
-
-
-@dataclass
-class TableState:
-    """A table as the database has it (columns keyed by physical name)."""
-
-    ref: TableRef
-    columns: dict[str, ColumnState]
-    primary_key: tuple[str, ...] = ()
-
-
-@dataclass
-class FieldPlan:
-    """Where one stream field lands and as what."""
-
-    field: str
-    column: str
-    source: LogicalType
-    target: LogicalType
-    nullable: bool = True
-
-
-@dataclass
-class TablePlan:
-    """The DDL a stream needs before its first batch, and the field layout."""
-
-    ref: TableRef
-    fields: list[FieldPlan]
-    keys: tuple[str, ...]
-    create: bool = False
-    add: list[FieldPlan] = field(default_factory=list)
-    widen: list[tuple[str, LogicalType, LogicalType]] = field(default_factory=list)
-    to_text: list[tuple[str, LogicalType, LogicalType]] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        """Physical column names in load order."""
-        return [f.column for f in self.fields]
-
-    @property
-    def has_ddl(self) -> bool:
-        """True while some DDL is still to run."""
-        return bool(self.create or self.add or self.widen or self.to_text)
 
 
 class FlextConnector(SQLConnector):
@@ -605,18 +542,3 @@ class FlextConnector(SQLConnector):
                 conn.exec_driver_sql(self.drop_table_sql(ref))
             log.warning("target.stale_table_dropped", table=str(ref))
         self._states[ref] = None
-
-
-def connector_class_for(config: dict[str, Any]) -> type[FlextConnector]:
-    """The connector class for the configured database.
-
-    Raises:
-        TargetConfigError: the URL names a database this target does not load.
-    """
-    from target_flext_oracle.dialects import connector_for_family
-
-    family = TargetSettings.from_config(config).connection.family
-    try:
-        return connector_for_family(family)
-    except KeyError:
-        raise TargetConfigError(f"no connector for {family!r}") from None

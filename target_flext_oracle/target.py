@@ -1,17 +1,15 @@
 """target-flext-oracle: the Singer target class.
 
-Built on the SDK's ``SQLTarget``; three things are ours:
+Built on the SDK's ``SQLTarget`` (its private and final hooks are routed to
+ours in one adapter, ``_sdk_adapter``); three things are ours:
 
 * **Reading**: :class:`~target_flext_oracle._reader.FastSingerReader` (msgspec,
   line numbers) and a lean RECORD path that converts straight into row tuples
   (no per-record jsonschema, no per-record deep copies).
-* **STATE**: a STATE message is released only when every batch holding records
-  that arrived before it has committed (and, for ``overwrite``, once the new
-  tables are swapped in). A failed batch therefore never lets its STATE out.
-  A STATE still held by partial batches (typically of streams the tap has
-  finished) after another stream committed a batch and ``batch_size_rows``
-  input lines went by has those partial batches committed early, so progress
-  is released promptly instead of at the end of input.
+* **STATE**: the :class:`~target_flext_oracle._state_gate.StateGate` releases
+  a STATE message only when every batch holding records that arrived before it
+  has committed (and, for ``overwrite``, once the new tables are swapped in).
+  A failed batch therefore never lets its STATE out.
 * **Connectors**: the configured database picks the connector class
   (``dialects/``); SQLite is the embedded default when nothing is configured.
 """
@@ -19,7 +17,6 @@ Built on the SDK's ``SQLTarget``; three things are ours:
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from typing import Any, ClassVar
 
@@ -27,16 +24,20 @@ import structlog
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.sql import SQLTarget
+from singer_sdk.sinks import Sink
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
 from flext_infra.runtime import run_plugin_cli, tune_gc_for_cli
 from target_flext_oracle._errors import TargetConfigError, TargetError
+from target_flext_oracle._plan import TableRef
 from target_flext_oracle._reader import FastSingerReader
 from target_flext_oracle._rejects import RejectSink
+from target_flext_oracle._sdk_adapter import SdkTargetAdapter
 from target_flext_oracle._settings import CONFIG_SCHEMA, LoadMethod
-from target_flext_oracle.connector import FlextConnector, TableRef, connector_class_for
+from target_flext_oracle._state_gate import StateGate
+from target_flext_oracle.connector import FlextConnector
+from target_flext_oracle.dialects import connector_class_for
 from target_flext_oracle.sinks import FlextSink
 
 log = get_logger("target_flext_oracle.target")
@@ -44,7 +45,12 @@ log = get_logger("target_flext_oracle.target")
 _AGE_CHECK_EVERY = 1000
 
 
-class TargetFlextOracle(SQLTarget):
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+class TargetFlextOracle(SdkTargetAdapter):
     """Singer target for Oracle, PostgreSQL and SQLite (the embedded default)."""
 
     name = "target-flext-oracle"
@@ -72,17 +78,10 @@ class TargetFlextOracle(SQLTarget):
             reject_sink: Where rejects go (default: JSONL files under ``reject_path``).
             **kwargs: Passed to the SDK.
         """
-        # (state, {sink id: (sink, commit generation it waits past)}, input line it arrived on)
-        self._pending_states: list[
-            tuple[dict[str, Any], dict[int, tuple[FlextSink, int]], int]
-        ] = []
         self._check_stalled = False
         self._age_countdown = _AGE_CHECK_EVERY
-        self._last_emitted: str | None = None
-        self._held_state: dict[str, Any] | None = None
         self.overwrite_tables: dict[TableRef, TableRef] = {}
         self._direct_sinks: dict[str, FlextSink] = {}
-        self._swapped = False
         self._reject_sink = reject_sink
         self._quality: DataValidator | None = None
         self.reject_count = 0
@@ -90,6 +89,9 @@ class TargetFlextOracle(SQLTarget):
             # structlog's default logger prints to stdout, which carries Singer messages.
             configure_logging()
         super().__init__(*args, **kwargs)
+        self.state_gate = StateGate(
+            _write_stdout, stall_lines=self.target_connector.settings.batch_size_rows
+        )
         # Batches of different streams share one database; drain them in turn.
         self.max_parallelism = 1
 
@@ -132,11 +134,13 @@ class TargetFlextOracle(SQLTarget):
 
     def reject(
         self,
-        sink: FlextSink,
+        stream: str,
         record: dict[str, Any],
         field: str | None,
         reason: str,
+        *,
         line: int | None,
+        key: Any,
     ) -> None:
         """Send a record to the reject store; fail the run past ``max_rejects``.
 
@@ -145,8 +149,8 @@ class TargetFlextOracle(SQLTarget):
         """
         self.reject_count += 1
         where = f"input line {line}: {reason}" if line else reason
-        self.rejects.reject(sink.stream_name, record, field, where, sink.key_of(record))
-        limit = sink.settings.max_rejects
+        self.rejects.reject(stream, record, field, where, key)
+        limit = self.target_connector.settings.max_rejects
         if limit is not None and self.reject_count > limit:
             raise TargetError(f"{self.reject_count} records rejected (max_rejects={limit})")
 
@@ -157,38 +161,60 @@ class TargetFlextOracle(SQLTarget):
         record: dict[str, Any] | None = None,
         schema: dict[str, Any] | None = None,
         key_properties: Any = None,
-    ) -> Any:
+    ) -> Sink:
         """The SDK's sink lookup, but a sink whose schema changes is drained first.
 
         Its rows then commit under the old layout before the new sink plans its
         table from the (now current) reflection.
         """
         self._direct_sinks.clear()
-        existing = self._sinks_active.get(stream_name)
+        existing = self.active_sink(stream_name)
         if schema is not None and existing is not None and existing.current_size:
             self.drain_one(existing)
         return super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
 
+    def overwrite_staging(self, live: TableRef) -> TableRef:
+        """The staging table an ``overwrite`` stream loads into (one per live table per run).
+
+        A staging table left by a failed run is ours and stale: it is dropped when
+        first registered. From then on STATE is held until the tables are swapped in.
+        """
+        staged = self.overwrite_tables.get(live)
+        if staged is None:
+            connector = self.target_connector
+            staged = connector.derived_ref(live, "new")
+            connector.drop_if_exists(staged)
+            self.overwrite_tables[live] = staged
+            self.state_gate.hold_until_swap()
+        return staged
+
+    def drain_now(self, sink: Sink) -> None:
+        """Load a sink's buffered rows now."""
+        self.drain_one(sink)
+
     # --- records ----------------------------------------------------------------
 
     @property
     def line_number(self) -> int | None:
         """The input line being processed."""
-        return getattr(self.message_reader, "line_number", None)
+        line: int | None = getattr(self.message_reader, "line_number", None)
+        return line
 
-    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+    def on_record_message(self, message: dict[str, Any]) -> None:
+        """Convert one RECORD into its sink's batch (through the stream maps)."""
         try:
-            stream = message_dict["stream"]
-            record = message_dict["record"]
+            stream = message["stream"]
+            record = message["record"]
         except KeyError:
-            self._assert_line_requires(message_dict, requires={"stream", "record"})
+            self._assert_line_requires(message, requires={"stream", "record"})
             raise
+        line = self.line_number
         direct = self._direct_sinks.get(stream)
         if direct is not None:
             # One identity stream map (no transform, no flattening): skip the mapper.
-            if direct.accept(record, message_dict, self.message_reader.line_number):  # type: ignore[attr-defined]
+            if direct.accept(record, message, line):
                 self.drain_one(direct)
             self._age_countdown -= 1
             if not self._age_countdown:
@@ -197,142 +223,79 @@ class TargetFlextOracle(SQLTarget):
         maps = self.mapper.stream_maps.get(stream)
         if maps is None:
             raise RecordsWithoutSchemaException(
-                f"input line {self.line_number}: a RECORD for stream '{stream}' arrived "
-                "before its SCHEMA"
+                f"input line {line}: a RECORD for stream '{stream}' arrived before its SCHEMA"
             )
-        line = self.line_number
         for stream_map in maps:
-            if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled:
-                transformed: dict[str, Any] | None = record
-            else:
+            transformed: dict[str, Any] | None = record
+            if type(stream_map) is not SameRecordTransform or stream_map.flattening_enabled:
                 transformed = stream_map.transform(copy.copy(record))
-                if transformed is None:
-                    continue
-            sink = self._sinks_active.get(stream_map.stream_alias)
-            if sink is None:
+            if transformed is None:
+                continue
+            sink = self.active_sink(stream_map.stream_alias)
+            if not isinstance(sink, FlextSink):
                 raise RecordsWithoutSchemaException(
                     f"input line {line}: no SCHEMA for stream '{stream_map.stream_alias}'"
                 )
-            if sink.accept(transformed, message_dict, line):  # type: ignore[attr-defined]
+            if sink.accept(transformed, message, line):
                 self.drain_one(sink)
             if len(maps) == 1 and transformed is record and stream_map.stream_alias == stream:
-                self._direct_sinks[stream] = sink  # type: ignore[assignment]
+                self._direct_sinks[stream] = sink
         self._age_countdown -= 1
         if not self._age_countdown:
             self._check_record_age()
 
     def _check_record_age(self) -> None:
-        # The SDK's max-record-age drain (5 minutes), checked every _AGE_CHECK_EVERY
-        # records instead of on each one: its clock read costs ~0.5 us per record.
+        # The SDK's max-record-age drain, checked every _AGE_CHECK_EVERY records
+        # instead of on each one: its clock read is a measurable share of a record.
         self._age_countdown = _AGE_CHECK_EVERY
-        self._handle_max_record_age()
+        self.check_record_age()
 
     # --- state ------------------------------------------------------------------
 
-    def _all_sinks(self) -> list[FlextSink]:
-        return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
+    def _flext_sinks(self) -> list[FlextSink]:
+        return [s for s in self.sinks() if isinstance(s, FlextSink)]
 
-    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
-        self._assert_line_requires(message_dict, requires={"value"})
-        state = message_dict["value"]
-        self._latest_state = state
-        waiting = {id(s): (s, s.commit_generation) for s in self._all_sinks() if s.has_pending_rows}
-        self._pending_states.append((copy.deepcopy(state), waiting, self.line_number or 0))
-        self._release_states()
+    def on_state(self, state: dict[str, Any]) -> None:
+        """A STATE message: through the gate (released once what it covers committed)."""
+        self.state_gate.offer(state, self._flext_sinks(), self.line_number or 0)
 
-    def batch_committed(self, sink: FlextSink) -> None:
+    def on_all_drained(self, state: dict[str, Any]) -> None:
+        """``drain_all`` committed every sink: the latest STATE covers everything."""
+        self.state_gate.all_committed(state)
+
+    def batch_committed(self) -> None:
         """A sink committed a batch: release the STATE messages it was holding back."""
-        self._release_states()
-        if self._pending_states:
+        self.state_gate.batch_committed()
+        if self.state_gate.waiting:
             # Not from inside this sink's drain: check once the drain has finished.
             self._check_stalled = True
 
-    def drain_one(self, sink: Any) -> None:  # type: ignore[misc]
-        """The SDK's drain, then commit partial batches a long-held STATE waits on.
-
-        (The SDK marks this final; the override only adds the stalled-STATE check.)
-        """
-        super().drain_one(sink)
+    def after_drain(self) -> None:
+        """Commit partial batches a long-held STATE waits on (see ``StateGate.stalled``)."""
         if self._check_stalled:
             self._check_stalled = False
-            self._drain_stalled()
-
-    def _drain_stalled(self) -> None:
-        """Commit the partial batches holding the oldest STATE back, once it has waited long.
-
-        Called after some batch committed. Without this a STATE waiting on a stream
-        the tap has finished (one row in a never-filling batch) stays held while
-        other streams commit batch after batch, until the end of input. Waiting
-        ``batch_size_rows`` input lines bounds how much this shrinks batches of
-        interleaved streams; the STATE still goes out only after the commit.
-        """
-        if not self._pending_states:
-            return
-        _, waiting, line = self._pending_states[0]
-        waited = (self.line_number or 0) - line
-        if waited < self.target_connector.settings.batch_size_rows:
-            return
-        for held, generation in list(waiting.values()):
-            if held.commit_generation <= generation and held.has_pending_rows:
-                log.info(
-                    "target.state_drain",
-                    stream=held.stream_name,
-                    rows=held.current_size,
-                    waited_lines=waited,
-                )
-                self.drain_one(held)
-
-    def _release_states(self) -> None:
-        ready: dict[str, Any] | None = None
-        while self._pending_states:
-            state, waiting, _ = self._pending_states[0]
-            if any(s.commit_generation <= gen for s, gen in waiting.values()):
-                break
-            ready = state
-            self._pending_states.pop(0)
-        if ready is not None:
-            self._emit_state(ready)
-
-    def _write_state_message(self, state: dict[str, Any]) -> None:
-        # Called by the SDK's drain_all() after every sink drained: all pending
-        # states are covered by committed batches now.
-        self._pending_states.clear()
-        self._emit_state(state)
-
-    def _emit_state(self, state: dict[str, Any]) -> None:
-        if self.overwrite_tables and not self._swapped:
-            # Overwrite loads are invisible until the swap: hold STATE until then.
-            self._held_state = state
-            return
-        text = json.dumps(state)
-        if text == self._last_emitted:
-            return
-        self._last_emitted = text
-        log.debug("target.state_emitted", state=text)
-        sys.stdout.write(f"{text}\n")
-        sys.stdout.flush()
+            for sink in self.state_gate.stalled(self.line_number or 0):
+                if isinstance(sink, FlextSink):
+                    log.info(
+                        "target.state_drain",
+                        stream=sink.stream_name,
+                        rows=sink.current_size,
+                        waited_lines=self.state_gate.stall_lines,
+                    )
+                    self.drain_one(sink)
 
     # --- end of input -------------------------------------------------------------
 
-    def process_lines(self, file_input: Any) -> Any:  # type: ignore[misc]
-        """The SDK's reading loop; on any error the engine and reject files are released.
-
-        (The SDK marks this final; the override only adds the cleanup.)
-        """
-        try:
-            return super().process_lines(file_input)
-        except BaseException:
-            self.close()
-            raise
+    def on_abort(self) -> None:
+        """Reading failed: release the engine and the reject files."""
+        self.close()
 
     def process_endofpipe(self) -> None:
         """Drain everything, swap overwrite tables in, emit the final STATE, close."""
         try:
             super().process_endofpipe()
             self._swap_overwrites()
-            if self._held_state is not None:
-                state, self._held_state = self._held_state, None
-                self._emit_state(state)
+            self.state_gate.swapped()
             if self._quality is not None:
                 # Thresholds (reject ratio, minimum rows) are judged on the whole run.
                 self._quality.finish()
@@ -346,7 +309,6 @@ class TargetFlextOracle(SQLTarget):
                 log.warning("target.overwrite_no_records", table=str(live), kept="old table")
                 continue
             connector.swap_in(live, staged)
-        self._swapped = True
 
     def close(self) -> None:
         """Release the reject files and the engine (safe to call twice)."""

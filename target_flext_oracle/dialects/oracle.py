@@ -20,16 +20,10 @@ from sqlalchemy.types import UserDefinedType
 from flext_infra.database import ServerFacts
 from flext_infra.observability import get_logger
 from target_flext_oracle._errors import TargetConfigError
+from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
-from target_flext_oracle._types import Kind, LogicalType
-from target_flext_oracle.connector import (
-    Adapter,
-    FieldPlan,
-    FlextConnector,
-    TablePlan,
-    TableRef,
-    TableState,
-)
+from target_flext_oracle._plan import FieldPlan, TablePlan, TableRef, TableState
+from target_flext_oracle.connector import Adapter, FlextConnector
 
 log = get_logger("target_flext_oracle.oracle")
 

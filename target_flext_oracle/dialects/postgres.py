@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from target_flext_oracle._converters import utc_isoformat
+from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
-from target_flext_oracle._types import Kind, LogicalType, utc_isoformat
-from target_flext_oracle.connector import Adapter, FlextConnector, TablePlan, TableRef
+from target_flext_oracle._plan import TablePlan, TableRef
+from target_flext_oracle.connector import Adapter, FlextConnector
 
 _PG_RESERVED = frozenset(w.upper() for w in postgresql.base.RESERVED_WORDS)
 

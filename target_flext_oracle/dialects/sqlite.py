@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
-from target_flext_oracle._types import Kind, LogicalType
-from target_flext_oracle.connector import Adapter, FlextConnector, TablePlan, TableRef
+from target_flext_oracle._plan import TablePlan, TableRef
+from target_flext_oracle.connector import Adapter, FlextConnector
 
 # Values become what sqlite3 stores natively *here*, per column, instead of
 # sqlite3.register_adapter(), which would change every sqlite3 user in the process.

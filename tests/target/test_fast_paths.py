@@ -10,14 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from target_flext_oracle import PostgresConnector, SqliteConnector
-from target_flext_oracle._types import (
-    Kind,
-    LogicalType,
+from target_flext_oracle._converters import (
     NonFinite,
     Reject,
     compile_row_builder,
     make_converter,
 )
+from target_flext_oracle._logical import Kind, LogicalType
 
 TS = LogicalType(Kind.TIMESTAMP)
 JSON = LogicalType(Kind.JSON)

@@ -16,7 +16,7 @@ import pytest
 
 from flext_infra.database import ServerFacts
 from target_flext_oracle import Kind, LogicalType, OracleConnector, TableRef
-from target_flext_oracle.connector import FieldPlan, TablePlan
+from target_flext_oracle._plan import FieldPlan, TablePlan
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 VERSIONS = {"12.1": (12, 1), "19c": (19, 0), "23ai": (23, 4)}
@@ -164,7 +164,7 @@ def test_oracle_bind_values_are_shaped_for_python_oracledb() -> None:
     """Timestamps bind as UTC wall clock (oracledb drops tzinfo); booleans 0/1 before 23ai."""
     import datetime as dt
 
-    from target_flext_oracle._types import make_converter
+    from target_flext_oracle._converters import make_converter
 
     c19, c23 = connector((19, 0)), connector((23, 4))
     ts = LogicalType(Kind.TIMESTAMP)

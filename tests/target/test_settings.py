@@ -17,7 +17,7 @@ from target_flext_oracle import (
     TargetFlextOracle,
     TargetSettings,
 )
-from target_flext_oracle.connector import connector_class_for
+from target_flext_oracle.dialects import connector_class_for
 from tests.target.conftest import Db, rec, run_target, schema_msg, singer
 
 

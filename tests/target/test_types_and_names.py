@@ -19,7 +19,7 @@ from target_flext_oracle import (
     PostgresConnector,
     SqliteConnector,
 )
-from target_flext_oracle._types import Change, compare, from_jsonschema
+from target_flext_oracle._logical import Change, compare, from_jsonschema
 
 LOGICAL = [
     LogicalType(Kind.INTEGER),
@@ -176,7 +176,7 @@ _VALUES = st.one_of(
 @given(values=st.lists(_VALUES, min_size=9, max_size=9))
 def test_generated_row_builder_matches_the_converters(dialect: str, values: list[Any]) -> None:
     """The generated fast path gives exactly what the field converters give, rejects included."""
-    from target_flext_oracle._types import compile_row_builder, make_converter
+    from target_flext_oracle._converters import compile_row_builder, make_converter
 
     connector = {
         "sqlite": lambda: SqliteConnector({}, dialect=sqlite.dialect()),  # type: ignore[no-untyped-call]
@@ -214,7 +214,7 @@ def _loop(specs: list[Any]) -> Any:
 
 
 def _outcome(fn: Any, record: dict[str, Any]) -> Any:
-    from target_flext_oracle._types import Reject
+    from target_flext_oracle._converters import Reject
 
     try:
         return ("ok", fn(record))
