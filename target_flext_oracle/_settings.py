@@ -18,6 +18,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from flext_infra.runtime import current_settings
+from flext_infra.storage import is_object_url
 from target_flext_oracle._errors import TargetConfigError
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -152,8 +153,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         title="Reject Path",
         description=(
-            "Directory for rejected records (<stream>.rejects.jsonl). "
-            "Default: <FLEXT_DATA_DIR or .flext>/rejects."
+            "Where rejected records go: a directory (<run_id>.jsonl) or s3://bucket/prefix "
+            "(whole objects <run_id>/<stream>-<part>.jsonl). "
+            "Default: FLEXT_QUALITY_REJECT_URL, else <FLEXT_DATA_DIR or .flext>/rejects."
         ),
     ),
     th.Property(
@@ -228,7 +230,7 @@ class TargetSettings:
     add_record_metadata: bool
     hard_delete: bool
     validate_records: bool
-    reject_path: Path
+    reject_path: Path | str
     max_rejects: int | None
     oracle_array_size: int
     direct_path_load: bool
@@ -259,7 +261,7 @@ class TargetSettings:
                 f"schema_change_policy: {policy!r} is not one of evolve, fail, text"
             ) from None
         data_dir = _data_dir()
-        reject_path = config.get("reject_path")
+        reject_path = config.get("reject_path") or current_settings().quality.reject_url
         return cls(
             connection=_connection(config, data_dir),
             default_target_schema=config.get("default_target_schema") or None,
@@ -270,12 +272,19 @@ class TargetSettings:
             add_record_metadata=bool(config.get("add_record_metadata", False)),
             hard_delete=bool(config.get("hard_delete", False)),
             validate_records=bool(config.get("validate_records", True)),
-            reject_path=Path(reject_path) if reject_path else data_dir / "rejects",
+            reject_path=_reject_location(reject_path, data_dir),
             max_rejects=config.get("max_rejects"),
             oracle_array_size=max(1, int(config.get("oracle_array_size") or 5000)),
             direct_path_load=bool(config.get("direct_path_load", False)),
             validation=config.get("validation"),
         )
+
+
+def _reject_location(configured: str | None, data_dir: Path) -> Path | str:
+    """An ``s3://`` URL as given, else a local directory."""
+    if not configured:
+        return data_dir / "rejects"
+    return configured if is_object_url(configured) else Path(configured)
 
 
 def _data_dir() -> Path:

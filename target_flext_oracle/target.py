@@ -28,7 +28,7 @@ from singer_sdk.sinks import Sink
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
-from flext_infra.runtime import run_plugin_cli, tune_gc_for_cli
+from flext_infra.runtime import current_settings, run_plugin_cli, tune_gc_for_cli
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._plan import TableRef
 from target_flext_oracle._reader import FastSingerReader
@@ -90,7 +90,7 @@ class TargetFlextOracle(SdkTargetAdapter):
             configure_logging()
         super().__init__(*args, **kwargs)
         self.state_gate = StateGate(
-            _write_stdout, stall_lines=self.target_connector.settings.batch_size_rows
+            self._emit_state, stall_lines=self.target_connector.settings.batch_size_rows
         )
         # Batches of different streams share one database; drain them in turn.
         self.max_parallelism = 1
@@ -110,10 +110,10 @@ class TargetFlextOracle(SdkTargetAdapter):
     def rejects(self) -> RejectSink:
         """The reject store."""
         if self._reject_sink is None:
-            run_id = current_run_id()
-            path = self.target_connector.settings.reject_path
-            self._reject_sink = RejectStore.for_run(path, run_id)
-            log.info("target.reject_store", path=str(path / f"{run_id}.jsonl"))
+            location = self.target_connector.settings.reject_path
+            store = RejectStore.for_url(location, current_run_id(), s3=current_settings().s3)
+            self._reject_sink = store
+            log.info("target.reject_store", location=store.location)
         return self._reject_sink
 
     @property
@@ -309,6 +309,12 @@ class TargetFlextOracle(SdkTargetAdapter):
                 log.warning("target.overwrite_no_records", table=str(live), kept="old table")
                 continue
             connector.swap_in(live, staged)
+
+    def _emit_state(self, text: str) -> None:
+        """Write one released STATE; the rejects of the records it covers are made durable first."""
+        if self._reject_sink is not None:
+            self._reject_sink.flush()
+        _write_stdout(text)
 
     def close(self) -> None:
         """Release the reject files and the engine (safe to call twice)."""

@@ -5,20 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._seaweedfs import S3Server, seaweedfs
+
+#: The one bucket of a test session; each test works under its own prefix.
+S3_TEST_BUCKET = "flext-tests"
+
 
 def isolate_from_flext_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Start in an empty directory with no FLEXT_* settings (live-test FLEXT_TEST_* kept).
+    """Start in an empty directory with no FLEXT_* or AWS_* settings (FLEXT_TEST_* kept).
 
     Folders whose tests read settings make it autouse in their conftest:
     ``clean_environment = pytest.fixture(autouse=True)(isolate_from_flext_environment)``.
     """
     for name in list(os.environ):
-        if name.startswith("FLEXT_") and not name.startswith("FLEXT_TEST_"):
+        if name.startswith("AWS_") or (
+            name.startswith("FLEXT_") and not name.startswith("FLEXT_TEST_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -73,3 +83,18 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 gateway on loopback, started once per session (see tests/_seaweedfs.py)."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        server.make_bucket(S3_TEST_BUCKET)
+        yield server
+
+
+@pytest.fixture
+def s3_root(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+    """A fresh ``s3://`` prefix for this test in the session's bucket."""
+    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:60]
+    return f"s3://{S3_TEST_BUCKET}/{name}-{uuid.uuid4().hex[:8]}"

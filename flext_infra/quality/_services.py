@@ -19,7 +19,8 @@ def _data_validator(
     # Rules start empty (schema checks and key uniqueness only); the plugin
     # passes its own with `validator.configure(config["validation"])`.
     run_id = current_run_id()
-    store = RejectStore.for_run(data_dir / "rejects", run_id)
+    location = settings.quality.reject_url or data_dir / "rejects"
+    store = RejectStore.for_url(location, run_id, s3=settings.s3)
     validator = DataValidator(
         reject_store=store,
         alert_manager=alert_manager,

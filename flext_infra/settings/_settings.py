@@ -9,6 +9,8 @@
 | AlertSettings    | ``FLEXT_ALERT_`` |
 | ServeSettings    | ``FLEXT_SERVE_`` |
 | RunsSettings     | ``FLEXT_RUNS_``  |
+| S3Settings       | ``FLEXT_S3_`` (or the standard ``AWS_*`` variables) |
+| QualitySettings  | ``FLEXT_QUALITY_`` |
 
 Sources, highest priority first: explicit arguments, environment variables,
 the ``.env`` file (or the file named by ``FLEXT_ENV_FILE``), and the secrets
@@ -22,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flext_infra._environment import Environment
@@ -109,6 +111,28 @@ class ApiSettings(SettingsGroup):
     breaker_break_s: float = Field(30.0, ge=0, description="Open time before a probe (s).")
     cache_enabled: bool = Field(True, description="RFC 9111 HTTP cache (ETag revalidation).")
     cache_path: Path | None = Field(None, description="SQLite cache file (unset: in memory).")
+    cache_url: SecretStr | None = Field(
+        None,
+        description="redis:// URL of a cache shared by every worker (wins over cache_path).",
+    )
+    cache_revalidation_window: float = Field(
+        86_400.0,
+        ge=0,
+        description="Seconds an entry outlives its freshness, kept for ETag revalidation.",
+    )
+    rate_limit_url: SecretStr | None = Field(
+        None,
+        description="redis:// URL: the rate governor (bucket and server-hint pauses) is shared "
+        "by every process using it.",
+    )
+    expected_workers: int = Field(
+        1,
+        ge=1,
+        description="Processes sharing the API budget; without Redis each takes rate / this.",
+    )
+    redis_key_prefix: str = Field(
+        "flext", min_length=1, description="First part of every Redis key (cache and governor)."
+    )
     zero_waits: bool = Field(False, description="Skip every wait (tests); decisions are kept.")
     loopback_only: bool = Field(False, description="Refuse every host but loopback (tests).")
 
@@ -367,6 +391,74 @@ class RunsSettings(SettingsGroup):
     )
 
 
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class S3Settings(SettingsGroup):
+    """S3-compatible object storage (``FLEXT_S3_*``, or the standard ``AWS_*`` variables).
+
+    Each field reads its ``FLEXT_S3_`` variable first, then the standard AWS one.
+    Unset credentials leave the AWS default chain (profiles, instance roles) to
+    boto. ``addressing_style`` ``auto`` means path-style when ``endpoint_url``
+    names an S3-compatible server, and virtual-hosted style on AWS.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_S3_", populate_by_name=True)
+
+    access_key_id: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("FLEXT_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        description="Access key id (or AWS_ACCESS_KEY_ID).",
+    )
+    secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("FLEXT_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        description="Secret access key (or AWS_SECRET_ACCESS_KEY).",
+    )
+    session_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("FLEXT_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
+        description="Temporary session token (or AWS_SESSION_TOKEN).",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=_env("FLEXT_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        description="Endpoint of an S3-compatible server (unset: AWS).",
+    )
+    region: str | None = Field(
+        default=None,
+        validation_alias=_env("FLEXT_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="Region (or AWS_REGION).",
+    )
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        validation_alias=_env("FLEXT_S3_ADDRESSING_STYLE"),
+        description="Bucket addressing; auto is path-style with endpoint_url, virtual on AWS.",
+    )
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The ``FLEXT_S3_`` variable behind ``field`` (the first of its aliases)."""
+        info = cls.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            return alias.choices[0]
+        return super().variable(field)
+
+
+class QualitySettings(SettingsGroup):
+    """Data quality outputs (``FLEXT_QUALITY_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_QUALITY_")
+
+    reject_url: str | None = Field(
+        None,
+        description="Where rejected records go: a directory or s3://bucket/prefix "
+        "(default: <data_dir>/rejects).",
+    )
+
+
 class RootSettings(SettingsGroup):
     """Process-wide settings (``FLEXT_*``)."""
 
@@ -390,6 +482,8 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "alert": AlertSettings,
     "serve": ServeSettings,
     "runs": RunsSettings,
+    "s3": S3Settings,
+    "quality": QualitySettings,
 }
 
 
@@ -410,6 +504,8 @@ class FlextSettings:
         alert: AlertSettings,
         serve: ServeSettings,
         runs: RunsSettings | None = None,
+        s3: S3Settings | None = None,
+        quality: QualitySettings | None = None,
     ) -> None:
         self.root = root
         self.api = api
@@ -418,6 +514,8 @@ class FlextSettings:
         self.alert = alert
         self.serve = serve
         self.runs = runs if runs is not None else RunsSettings.model_construct()
+        self.s3 = s3 if s3 is not None else S3Settings.model_construct()
+        self.quality = quality if quality is not None else QualitySettings.model_construct()
 
     @property
     def environment(self) -> Environment:
