@@ -489,7 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     envs = [e.value for e in Environment]
 
-    p = sub.add_parser("health", help="ping the database, the API and the alert channels")
+    p = sub.add_parser(
+        "health", help="ping the database, the API, Redis (when configured) and the alert channels"
+    )
     p.add_argument("--env", choices=envs, help="environment (default: FLEXT_ENVIRONMENT)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_health)

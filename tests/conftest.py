@@ -98,3 +98,23 @@ def s3_root(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
     """A fresh ``s3://`` prefix for this test in the session's bucket."""
     name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:60]
     return f"s3://{S3_TEST_BUCKET}/{name}-{uuid.uuid4().hex[:8]}"
+
+
+#: The Redis every test shares (``.ci/run`` starts it); each test has its own key prefix.
+REDIS_URL = os.environ.get("FLEXT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix no other test uses; its keys are deleted afterwards (never a flush)."""
+    import redis
+
+    prefix = f"flext-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -7,6 +7,7 @@ from flext_infra.health._checks import (
     check_api,
     check_breakers,
     check_database,
+    check_redis,
     readiness,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "check_api",
     "check_breakers",
     "check_database",
+    "check_redis",
     "readiness",
 ]

@@ -155,8 +155,22 @@ def _channel_check(channel: Any) -> Check:
     return _timed(f"alert:{channel.name}", lambda: _from_result(channel.health()))
 
 
+def check_redis(container: Container) -> list[Check]:
+    """Each configured Redis (the shared HTTP cache, the shared rate governor) answering.
+
+    None when no Redis URL is set (and redis-py is then not imported).
+    """
+    from flext_infra.redis import configured_redis, ping
+
+    settings = container.resolve("settings")
+    return [
+        _timed(f"redis:{role}", lambda url=url: _from_result(ping(url)))  # type: ignore[misc]
+        for role, url in configured_redis(settings).items()
+    ]
+
+
 def readiness(container: Container, *, api_timeout: float = 5.0) -> list[Check]:
-    """Every readiness check, in a fixed order: database, api, breakers, alert channels.
+    """Every readiness check, in a fixed order: database, api, breakers, Redis, alert channels.
 
     The API is probed before the breakers are read, so a probe that opens a
     breaker shows in the same answer.
@@ -165,5 +179,6 @@ def readiness(container: Container, *, api_timeout: float = 5.0) -> list[Check]:
         check_database(container),
         check_api(container, timeout=api_timeout),
         check_breakers(container),
+        *check_redis(container),
         *check_alert_channels(container),
     ]

@@ -7,6 +7,7 @@ secret can never reach a log line, even inside a URL or an error message.
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 import time
 from collections.abc import Generator
@@ -28,6 +29,10 @@ def _plain(value: SecretStr | str) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 class BasicAuth(Auth):
     """HTTP basic auth (RFC 7617)."""
 
@@ -43,6 +48,10 @@ class BasicAuth(Auth):
         request.headers["Authorization"] = self._header
         yield request
 
+    def fingerprint(self) -> str:
+        """A digest naming this credential (partitions a shared cache; reveals nothing)."""
+        return _digest("basic", self._header)
+
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r}, password='**********')"
 
@@ -57,6 +66,10 @@ class BearerAuth(Auth):
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
+
+    def fingerprint(self) -> str:
+        """A digest naming this credential (partitions a shared cache; reveals nothing)."""
+        return _digest("bearer", self._token)
 
     def __repr__(self) -> str:
         return "BearerAuth(token='**********')"
@@ -86,6 +99,10 @@ class ApiKeyAuth(Auth):
         else:
             request.url = request.url.copy_merge_params({self.name: self._value})
         yield request
+
+    def fingerprint(self) -> str:
+        """A digest naming this credential (partitions a shared cache; reveals nothing)."""
+        return _digest("key", self.name, self._value)
 
     def __repr__(self) -> str:
         return f"ApiKeyAuth(name={self.name!r}, in_={self.in_!r}, value='**********')"
@@ -193,6 +210,10 @@ class OAuth2ClientCredentials(Auth):
                 token = self._valid_token() or self._store((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+    def fingerprint(self) -> str:
+        """A digest naming this client (its tokens rotate; the client and scope do not)."""
+        return _digest("oauth2", self.token_url, self.client_id, self._secret, self.scope or "")
 
     def __repr__(self) -> str:
         return (

@@ -21,7 +21,7 @@ from flext_infra._result import Result
 from flext_infra.http._auth import ApiKeyAuth
 from flext_infra.http._breaker import CircuitBreakerTransport
 from flext_infra.http._budget import TotalBudgetTransport
-from flext_infra.http._cache import CacheLayer
+from flext_infra.http._cache import CacheLayer, credentials_fingerprint
 from flext_infra.http._config import HttpClientConfig
 from flext_infra.http._errors import FatalHTTPError, HttpError, RetriableHTTPError
 from flext_infra.http._guard import LoopbackGuardTransport
@@ -52,6 +52,7 @@ from flext_infra.http._observe import (
 )
 from flext_infra.http._ratelimit import RateLimiter, RateLimitTransport
 from flext_infra.http._retry import RetryCheck, RetryTransport
+from flext_infra.redis import cache_namespace
 
 
 class FlextHttpClient:
@@ -91,6 +92,12 @@ class FlextHttpClient:
                 max_bytes=config.cache_max_bytes,
                 metrics=self._metrics,
                 secret_params=self._secret_params,
+                redis_url=config.cache_url,
+                namespace=(
+                    f"{cache_namespace(config.redis_key_prefix, config.environment)}:"
+                    f"{credentials_fingerprint(config.auth)}"
+                ),
+                revalidation_window=config.cache_revalidation_window,
             )
         stack = self._breakers = CircuitBreakerTransport(
             stack,

@@ -13,6 +13,8 @@ from flext_infra._errors import ConfigurationError
 from flext_infra.http._httpx import Auth
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from flext_infra.settings import ApiSettings, FlextSettings
 
 #: Methods RFC 9110 calls idempotent: retried by default.
@@ -54,6 +56,16 @@ class HttpClientConfig:
         cache_enabled: RFC 9111 cache with ETag/Last-Modified revalidation.
         cache_path: SQLite file for a persistent cache (``None``: in memory).
         cache_max_bytes: Size bound of the cache database (LRU eviction past it).
+        cache_url: ``redis://`` URL of a cache shared by every worker (wins over
+            ``cache_path``).
+        cache_revalidation_window: Seconds a shared cache entry outlives its
+            freshness lifetime, kept for ETag/Last-Modified revalidation.
+        rate_limit_url: ``redis://`` URL of the rate governor shared by every
+            process (token bucket and server-hint pauses per host).
+        expected_workers: Processes sharing the API budget; without Redis (or when
+            it is unreachable) each process takes ``rate_limit_per_second / expected_workers``.
+        redis_key_prefix: First part of every Redis key.
+        environment: The deployment environment, which namespaces the shared cache.
         verify_tls: Verify TLS certificates.
         headers: Sent with every request.
         auth: An ``httpx.Auth`` (see :mod:`flext_infra.http` for ours).
@@ -83,6 +95,12 @@ class HttpClientConfig:
     cache_enabled: bool = True
     cache_path: Path | None = None
     cache_max_bytes: int = 256 * 1024 * 1024
+    cache_url: str | None = None
+    cache_revalidation_window: float = 86_400.0
+    rate_limit_url: str | None = None
+    expected_workers: int = 1
+    redis_key_prefix: str = "flext"
+    environment: str = "development"
     verify_tls: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
     auth: Auth | None = None
@@ -106,6 +124,14 @@ class HttpClientConfig:
             problems.append("rate_limit_per_second: must be > 0 or None")
         if self.cache_max_bytes < 1:
             problems.append("cache_max_bytes: must be >= 1")
+        if self.cache_revalidation_window < 0:
+            problems.append("cache_revalidation_window: must be >= 0")
+        if self.expected_workers < 1:
+            problems.append("expected_workers: must be >= 1")
+        for name in ("cache_url", "rate_limit_url"):
+            url = getattr(self, name)
+            if url is not None and url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+                problems.append(f"{name}: must be a redis://, rediss:// or unix:// URL")
         if self.rate_limit_burst < 1:
             problems.append("rate_limit_burst: must be >= 1")
         if not 0 < self.breaker_failure_ratio <= 1:
@@ -123,8 +149,12 @@ class HttpClientConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_settings(cls, api: ApiSettings, **overrides: Any) -> HttpClientConfig:
+    def from_settings(
+        cls, api: ApiSettings, *, environment: str | None = None, **overrides: Any
+    ) -> HttpClientConfig:
         """Build from ``settings.api`` (``FLEXT_API_*``); keyword overrides win.
+
+        ``environment`` (the deployment environment) namespaces the shared cache.
 
         The auth is picked from the settings, first match wins: OAuth2 client
         credentials (token URL, client id and secret), bearer token, API key,
@@ -152,11 +182,18 @@ class HttpClientConfig:
             "breaker_break_s": api.breaker_break_s,
             "cache_enabled": api.cache_enabled,
             "cache_path": api.cache_path,
+            "cache_url": _secret(api.cache_url),
+            "cache_revalidation_window": api.cache_revalidation_window,
+            "rate_limit_url": _secret(api.rate_limit_url),
+            "expected_workers": api.expected_workers,
+            "redis_key_prefix": api.redis_key_prefix,
             "verify_tls": api.verify_tls,
             "zero_waits": api.zero_waits,
             "loopback_only": api.loopback_only,
             "auth": auth_from_settings(api),
         }
+        if environment is not None:
+            values["environment"] = str(environment)
         values.update(overrides)
         return cls(**values)
 
@@ -169,4 +206,10 @@ class HttpClientConfig:
         here, so a test run cannot wait or leave loopback whatever its config says.
         """
         policy = ENVIRONMENT_POLICY.get(settings.environment, {})
-        return cls.from_settings(settings.api, **{**overrides, **policy})
+        return cls.from_settings(
+            settings.api, environment=settings.environment, **{**overrides, **policy}
+        )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

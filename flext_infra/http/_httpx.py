@@ -14,15 +14,21 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from hishel import CacheOptions, SqliteStorage
+    from hishel import BaseStorage, CacheOptions, RedisStorage, SqliteStorage
+    from hishel._core._spec import get_freshness_lifetime
     from hishel.httpx import CacheTransport
 
 #: hishel's names, imported on first use: only a client with the cache on needs
 #: them, and hishel costs ~20 ms of every plugin's start-up.
+#: ``get_freshness_lifetime`` is internal to hishel (RFC 9111 section 4.2.1, used
+#: by the shared cache's expiry); tests/http/test_shared_cache.py fails if it changes.
 _HISHEL = {
+    "BaseStorage": "hishel",
     "CacheOptions": "hishel",
+    "RedisStorage": "hishel",
     "SqliteStorage": "hishel",
     "CacheTransport": "hishel.httpx",
+    "get_freshness_lifetime": "hishel._core._spec",
 }
 
 
@@ -65,6 +71,7 @@ UnsupportedProtocol = httpx.UnsupportedProtocol
 __all__ = [
     "URL",
     "Auth",
+    "BaseStorage",
     "BaseTransport",
     "ByteStream",
     "CacheOptions",
@@ -83,6 +90,7 @@ __all__ = [
     "ProtocolError",
     "ReadError",
     "ReadTimeout",
+    "RedisStorage",
     "RemoteProtocolError",
     "Request",
     "Response",
@@ -93,5 +101,6 @@ __all__ = [
     "UnsupportedProtocol",
     "WriteError",
     "WriteTimeout",
+    "get_freshness_lifetime",
     "httpx",
 ]
