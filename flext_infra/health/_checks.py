@@ -160,13 +160,16 @@ def check_redis(container: Container) -> list[Check]:
 
     None when no Redis URL is set (and redis-py is then not imported).
     """
-    from flext_infra.redis import configured_redis, ping
+    from flext_infra.redis import configured_redis
 
     settings = container.resolve("settings")
-    return [
-        _timed(f"redis:{role}", lambda url=url: _from_result(ping(url)))  # type: ignore[misc]
-        for role, url in configured_redis(settings).items()
-    ]
+    return [_redis_check(role, url) for role, url in configured_redis(settings).items()]
+
+
+def _redis_check(role: str, url: str) -> Check:
+    from flext_infra.redis import ping
+
+    return _timed(f"redis:{role}", lambda: _from_result(ping(url)))
 
 
 def readiness(container: Container, *, api_timeout: float = 5.0) -> list[Check]:
