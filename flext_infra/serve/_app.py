@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,22 +39,30 @@ log = get_logger("flext.serve")
 #: (readiness reports the ones that fail instead of the process dying).
 WARM_SERVICES = ("logger", "database", "http_client", "alert_manager", "run_ledger")
 
-_REQUEST_ID = r"[A-Za-z0-9._:-]{1,128}"
+#: An incoming X-Request-ID is kept only when it cannot forge or break a log line.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+#: A shorter token is guessable, and the log redactor ignores very short values.
+MIN_TOKEN_CHARS = 16
 
 
 def _valid_request_id(value: str) -> bool:
-    import re
-
-    return re.fullmatch(_REQUEST_ID, value) is not None
+    return _REQUEST_ID.fullmatch(value) is not None
 
 
 def check_serve_settings(settings: FlextSettings) -> list[str]:
     """Why ``flext serve`` must not start with these settings (empty when it may)."""
-    if settings.environment.is_deployed and settings.serve.token is None:
-        return [
-            f"{ServeSettings.variable('token')}: required in {settings.environment} "
-            "(the ledger and the status page are never served open there)"
-        ]
+    variable = ServeSettings.variable("token")
+    token = settings.serve.token
+    if token is None:
+        if settings.environment.is_deployed:
+            return [
+                f"{variable}: required in {settings.environment} "
+                "(the ledger and the status page are never served open there)"
+            ]
+        return []
+    if len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+        return [f"{variable}: too short (at least {MIN_TOKEN_CHARS} characters)"]
     return []
 
 

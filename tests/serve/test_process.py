@@ -109,7 +109,8 @@ def test_ready_is_503_naming_the_breaker_when_it_is_open(serve: StartServe) -> N
 
 
 def test_staging_and_production_refuse_to_start_without_a_token(tmp_path: object) -> None:
-    """flext serve --env staging (or production) without FLEXT_SERVE_TOKEN exits 3 and says why."""
+    """flext serve --env staging (or production) without FLEXT_SERVE_TOKEN, or with a short
+    one, exits 3 and says why."""
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXT_")}
@@ -120,6 +121,13 @@ def test_staging_and_production_refuse_to_start_without_a_token(tmp_path: object
         )  # fmt: skip
         assert done.returncode == 3, done.stderr
         assert "FLEXT_SERVE_TOKEN" in done.stderr and name in done.stderr
+    short = subprocess.run(
+        [FLEXT, "serve", "--env", "staging", "--port", "0", "--project-root", str(REPO)],
+        capture_output=True, text=True, env={**env, "FLEXT_SERVE_TOKEN": "abc12345"},
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert short.returncode == 3 and "too short" in short.stderr
+    assert "abc12345" not in short.stderr
 
 
 def test_sigterm_lets_in_flight_requests_finish_then_disposes_the_container(
