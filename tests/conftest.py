@@ -6,6 +6,8 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,22 @@ from tests._seaweedfs import S3Server, seaweedfs
 
 #: The one bucket of a test session; each test works under its own prefix.
 S3_TEST_BUCKET = "flext-tests"
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def meltano_installed() -> None:
+    """`meltano install` of this project (plugin venvs under .meltano, built with uv), once."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), "install"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def isolate_from_flext_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -240,6 +240,10 @@ class SampleApi:
         """Give ``n`` records (or the given ids) a new revision and a newer ``mod_ts``."""
         return self._table(entity).modify(n, ids)
 
+    def patch_records(self, entity: str, ids: Sequence[int], **values: Any) -> list[int]:
+        """Serve ``values`` in the records ``ids`` from now on (to seed bad records); returns ids."""
+        return self._table(entity).patch(ids, values)
+
     def record(self, entity: str, record_id: int) -> dict[str, Any]:
         """One record as the API serves it now."""
         table = self._table(entity)

@@ -24,20 +24,6 @@ PG_URL = os.environ.get(
 METRIC = re.compile(r"^(?P<plugin>[\w-]+)\s.*METRIC: (?P<json>\{.*\})")
 
 
-@pytest.fixture(scope="session")
-def meltano_installed() -> None:
-    """`meltano install` of this project (plugin venvs under .meltano, built with uv)."""
-    proc = subprocess.run(
-        [str(BIN / "meltano"), "install"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-
 @dataclass
 class MeltanoRun:
     """The outcome of one `meltano` invocation."""

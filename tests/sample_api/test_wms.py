@@ -269,3 +269,20 @@ def test_a_million_records_are_served_without_materialising_them() -> None:
             url, params={"mod_ts__gt": bookmark, "ordering": "mod_ts", "page_size": 100}
         ).json()
         assert [r["id"] for r in tail["results"]] == list(range(999_991, 1_000_001))
+
+
+def test_patched_records_serve_the_seeded_values_on_every_path(
+    api: SampleApi, client: httpx.Client
+) -> None:
+    """patch_records seeds bad values that pages and single records serve, mod_ts unchanged."""
+    before = api.record("allocation", 7)
+    cached = client.get(f"{api.wms_url}allocation/", params={"page_size": 25}).json()
+    assert cached["results"][6]["status_id"] == before["status_id"]
+    assert api.patch_records("allocation", [7, 3], status_id=7, wave_nbr="not a wave") == [3, 7]
+    page = client.get(f"{api.wms_url}allocation/", params={"page_size": 25}).json()["results"]
+    patched = {r["id"]: r for r in page if r["status_id"] == 7}
+    assert set(patched) == {3, 7}
+    assert patched[7] == {**before, "status_id": 7, "wave_nbr": "not a wave"}
+    assert client.get(f"{api.wms_url}allocation/7/").json()["status_id"] == 7
+    with pytest.raises(KeyError, match="no record with id 26"):
+        api.patch_records("allocation", [26], status_id=1)
