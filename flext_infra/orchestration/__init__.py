@@ -1,4 +1,8 @@
-"""Orchestration: Meltano projects, jobs and the ``orchestrator`` service."""
+"""Orchestration: Meltano projects, jobs and the ``orchestrator`` service.
+
+The Dagster integration is the subpackage ``flext_infra.orchestration.dagster``
+(the ``dagster`` extra); it is never imported from here.
+"""
 
 from flext_infra.orchestration._errors import (
     JobNotFoundError,
@@ -6,6 +10,7 @@ from flext_infra.orchestration._errors import (
     OrchestrationError,
     ProjectNotFoundError,
 )
+from flext_infra.orchestration._loads import JobLoads, LoadedTable, ProjectSettings
 from flext_infra.orchestration._metrics import RunMetrics
 from flext_infra.orchestration._orchestrator import (
     DRY_RUN,
@@ -35,8 +40,10 @@ __all__ = [
     "SUCCESS",
     "TERMINATED",
     "TIMED_OUT",
+    "JobLoads",
     "JobNotFoundError",
     "JobRunResult",
+    "LoadedTable",
     "MeltanoJob",
     "MeltanoNotFoundError",
     "MeltanoProject",
@@ -44,6 +51,7 @@ __all__ = [
     "OrchestrationError",
     "Orchestrator",
     "ProjectNotFoundError",
+    "ProjectSettings",
     "RunMetrics",
     "find_meltano",
 ]

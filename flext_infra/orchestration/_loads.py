@@ -79,7 +79,7 @@ class JobLoads:
 
 
 def env_var_name(plugin: str, setting: str) -> str:
-    """Meltano's variable for a plugin setting: ``tap-x--a`` + ``entities`` -> ``TAP_X__A_ENTITIES``."""
+    """Meltano's variable for a setting: ``tap-x--a``, ``entities`` -> ``TAP_X__A_ENTITIES``."""
     return f"{plugin}_{setting}".upper().replace("-", "_").replace(".", "_")
 
 
@@ -131,7 +131,7 @@ class ProjectSettings:
             return None
 
     def base_plugin(self, name: str) -> str:
-        """The plugin ``name`` inherits from at the end of its ``inherit_from`` chain (or itself)."""
+        """The plugin at the end of ``name``'s ``inherit_from`` chain (``name`` itself if none)."""
         seen = {name}
         while True:
             parent = self.plugin(name)[1].get("inherit_from")
@@ -216,7 +216,7 @@ class ProjectSettings:
     # ------------------------------------------------------------------ streams
     def streams(self, extractor: str) -> tuple[str, ...] | None:
         """The streams ``extractor`` reads, or None when only discovery can tell."""
-        selected = _selected_streams(self.extra(extractor, "select"))
+        selected = _selected_streams(self.extra(extractor, "select"))  # noqa: S610 (not Django)
         named: tuple[str, ...] | None = None
         if self.setting(extractor, "discover_all_entities") is not True:
             entities = self.setting(extractor, "entities")
@@ -224,7 +224,9 @@ class ProjectSettings:
             if isinstance(entities, list) and entities and "*" not in entities:
                 named = tuple(str(e) for e in entities)
             elif isinstance(streams, list) and streams:
-                named = tuple(str(s["name"]) for s in streams if isinstance(s, dict) and "name" in s)
+                named = tuple(
+                    str(s["name"]) for s in streams if isinstance(s, dict) and "name" in s
+                )
         if named is None:
             return selected
         if selected is None:
@@ -234,7 +236,7 @@ class ProjectSettings:
     def table(self, loader: str, stream: str) -> str:
         """The table ``loader`` writes ``stream`` to (the target's naming rule)."""
         prefix = self.setting(loader, "table_prefix") or ""
-        return table_name(f"{prefix}{stream.split('-')[-1]}")
+        return table_name(f"{prefix}{stream.rsplit('-', maxsplit=1)[-1]}")
 
     # ------------------------------------------------------------------ jobs
     def job_loads(self, job: str) -> JobLoads:

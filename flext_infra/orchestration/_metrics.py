@@ -9,6 +9,7 @@ object whose ``event`` holds the plugin's line and whose ``name`` and
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 _DECODER = json.JSONDecoder()
 _MARK = "METRIC:"
 _REFUSED = "pipeline is already running"
+#: The last line of a Python traceback: ``package.module.SomeError: message``.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception): \S")
 
 
 @dataclass
@@ -38,6 +41,8 @@ class RunMetrics:
             from Meltano's ``Block run completed`` event.
         refused: Meltano's refusal ("Another '…' pipeline is already running …"), if any.
         errors: The last error-level lines (for the failure message).
+        plugin_errors: The exception each plugin ended with (``tap-x: SomeError: ...``),
+            from its relayed stderr; it names the stream where the plugin knows it.
     """
 
     extracted: Counter[str] = field(default_factory=Counter)
@@ -54,6 +59,7 @@ class RunMetrics:
     exit_codes: dict[str, int] = field(default_factory=dict)
     refused: str | None = None
     errors: list[str] = field(default_factory=list)
+    plugin_errors: list[str] = field(default_factory=list)
 
     def feed(self, line: str) -> None:
         """Account for one log line (any format; non-metric lines are ignored)."""
@@ -75,6 +81,7 @@ class RunMetrics:
             text = str(obj.get("event", ""))
             if _layer == 0:
                 self._meltano_event(text, obj)
+                self._plugin_exception(text, obj)
             plugin = plugin or obj.get("name") or obj.get("string_id")
             producer = obj.get("producer") if producer is None else producer
             if obj.get("level") in ("error", "critical") and text:
@@ -100,6 +107,18 @@ class RunMetrics:
         for candidate in (text, str(obj.get("err") or "")):
             if _REFUSED in candidate and candidate.startswith("Another "):
                 self.refused = candidate.strip()[:500]
+
+    def _plugin_exception(self, text: str, obj: dict[str, Any]) -> None:
+        """A plugin's traceback ends with its exception, relayed by Meltano at info level.
+
+        A chained traceback prints the cause first: the plugin's last such line wins.
+        """
+        plugin = obj.get("name")
+        line = text.strip()
+        if plugin and obj.get("stdio") == "stderr" and _EXCEPTION_LINE.match(line):
+            mine = f"{plugin}: "
+            others = [e for e in self.plugin_errors if not e.startswith(mine)]
+            self.plugin_errors = [*others[-2:], mine + line[:500]]
 
     def _events(self, text: str, fields: dict[str, Any]) -> None:
         """Count the ``flext_infra.http`` client's events (JSON or console-rendered)."""

@@ -678,7 +678,9 @@ def _failure_message(
         head = f"meltano run exited with status {outcome.exit_code}"
     if outcome.killed:
         head += " (killed after the stop grace period)"
-    detail = " | ".join(metrics.errors[-3:])
+    # A plugin's own exception first: it names the stream, and the ledger keeps
+    # only the start of a long message.
+    detail = " | ".join(dict.fromkeys([*metrics.plugin_errors[-2:], *metrics.errors[-3:]]))
     return f"{head}: {detail}" if detail else head
 
 

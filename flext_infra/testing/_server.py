@@ -241,7 +241,7 @@ class SampleApi:
         return self._table(entity).modify(n, ids)
 
     def patch_records(self, entity: str, ids: Sequence[int], **values: Any) -> list[int]:
-        """Serve ``values`` in the records ``ids`` from now on (to seed bad records); returns ids."""
+        """Serve ``values`` in records ``ids`` from now on (bad records, say); returns the ids."""
         return self._table(entity).patch(ids, values)
 
     def record(self, entity: str, record_id: int) -> dict[str, Any]:

@@ -40,6 +40,8 @@ print(json.dumps({{"name": "tap-x", "producer": True, "level": "info",
                    "event": "METRIC: " + json.dumps(http)}}), flush=True)
 for extra in plan.get("lines", []):
     print(json.dumps({{"name": "tap-x", "producer": True, "level": "info", "event": extra}}))
+for extra in plan.get("relay", []):  # the plugin's own stderr, as Meltano relays it
+    print(json.dumps({{"name": "tap-x", "stdio": "stderr", "level": "info", "event": extra}}))
 time.sleep(plan.get("sleep", 0))
 code = plan["codes"][min(calls, len(plan["codes"])) - 1]
 if code:
@@ -236,3 +238,21 @@ def test_http_events_are_counted_and_an_open_breaker_alerts(fake: Path, tmp_path
     [alert] = channel.alerts
     assert alert.alert_type is AlertType.CONNECTIVITY_FAILURE
     assert alert.stream == "api.example:443"
+
+
+def test_a_plugins_final_exception_leads_the_failure_message(fake: Path, tmp_path: Path) -> None:
+    """The exception a plugin ended with (relayed stderr) comes first and names the stream."""
+    m = RunMetrics()
+    relayed = {"stdio": "stderr", "type": "discovery", "name": "tap-x", "level": "info"}
+    cause = "pkg.http.RetriableHTTPError: HTTP 503 after 4 attempt(s)"
+    final = "tap_x._errors.StreamRetriableError: stream 'allocation': retries exhausted"
+    for event in ("Traceback (most recent call last):", cause, "Note: not an exception", final):
+        m.feed(json.dumps({**relayed, "event": event}))
+    m.feed(json.dumps({"level": "info", "event": "ValueError: not a plugin line"}))
+    assert m.plugin_errors == [f"tap-x: {final}"]
+
+    orch, _, _ = _orchestrator(fake, tmp_path)
+    (fake.parent / "plan.json").write_text(json.dumps({"codes": [1], "relay": [cause, final]}))
+    result = orch.run("bad")
+    assert result.error is not None
+    assert result.error.startswith(f"meltano run exited with status 1: tap-x: {final} | ")

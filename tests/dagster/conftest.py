@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from flext_infra.runs import RunLedger
 from flext_infra.testing import SampleApi
 from tests.conftest import ROOT, isolate_from_flext_environment
 
@@ -39,12 +40,17 @@ class RunEnv:
         """The test alert channel's folder (FLEXT_ALERT_RECORD_DIR)."""
         return self.tmp / "alerts"
 
-    def counts(self) -> dict[str, int]:
-        """Rows per WMS table in the warehouse."""
+    @property
+    def ledger(self) -> RunLedger:
+        """The run ledger the orchestrator and the plugins share (FLEXT_RUNS_URL)."""
+        return RunLedger.from_url(f"sqlite:///{self.tmp}/ledger.db")
+
+    def counts(self, *entities: str) -> dict[str, int]:
+        """Rows per WMS table in the warehouse (every entity's by default)."""
         with sqlite3.connect(self.warehouse) as conn:
             return {
                 entity: conn.execute(f'SELECT COUNT(*) FROM "wms_{entity}"').fetchone()[0]
-                for entity in COUNTS
+                for entity in entities or COUNTS
             }
 
 
@@ -74,6 +80,7 @@ def run_env(
         "TAP_FLEXT_API_PASSWORD": PASSWORD,
         "TARGET_FLEXT_ORACLE_SQLALCHEMY_URL": f"sqlite:///{tmp_path}/warehouse.db",
         "TARGET_FLEXT_ORACLE_VALIDATION": RULES,
+        "FLEXT_RUNS_URL": f"sqlite:///{tmp_path}/ledger.db",
     }.items():
         monkeypatch.setenv(name, value)
     return RunEnv(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import textwrap
 from pathlib import Path
@@ -115,9 +116,9 @@ def test_validation_thresholds_become_asset_checks(monkeypatch: pytest.MonkeyPat
         for check in ("reject_ratio", "min_records", "freshness")
     }
     job = defs.resolve_job_def("allocation_incremental_sync")
-    assert {(k.asset_key.path[-1], k.name) for k in job.asset_layer.asset_graph.asset_check_keys} >= {
-        ("wms_allocation", "reject_ratio")
-    }
+    assert {
+        (k.asset_key.path[-1], k.name) for k in job.asset_layer.asset_graph.asset_check_keys
+    } >= {("wms_allocation", "reject_ratio")}
 
 
 def test_without_rules_there_are_no_checks(defs: dg.Definitions) -> None:
@@ -208,3 +209,22 @@ def test_a_project_naming_an_unknown_plugin_is_refused(tmp_path: Path) -> None:
     text = PROJECT.replace("[tap-x target-y]", "[tap-x target-missing]")
     with pytest.raises(ConfigurationError, match="unknown plugin 'target-missing'"):
         flext_definitions(_project(tmp_path, text))
+
+
+def test_only_the_dagster_package_and_its_module_import_dagster() -> None:
+    """No other module of ours imports Dagster, so nothing else needs the extra."""
+    allowed = {ROOT / "flext_infra/orchestration/dagster_defs.py"}
+    importers = []
+    for package in ("flext_infra", "tap_flext_api", "target_flext_oracle"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path in allowed or (ROOT / "flext_infra/orchestration/dagster") in path.parents:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module]
+                if any(n.split(".")[0].startswith("dagster") for n in names):
+                    importers.append(str(path.relative_to(ROOT)))
+    assert importers == []

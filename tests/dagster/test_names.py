@@ -44,7 +44,7 @@ def test_the_reserved_words_are_dagsters() -> None:
 def test_names_that_collide_are_refused() -> None:
     """Two Meltano names with one Dagster name is a configuration error naming both."""
     assert unique_names(["a-b", "c"], "job") == {"a-b": "a_b", "c": "c"}
-    with pytest.raises(ConfigurationError, match="'a-b' and 'a.b' both become"):
+    with pytest.raises(ConfigurationError, match=r"'a-b' and 'a\.b' both become"):
         unique_names(["a-b", "a.b"], "job")
     with pytest.raises(ConfigurationError, match="empty name"):
         dagster_name("  ")

@@ -1,4 +1,4 @@
-"""A plugin process (tap or target) never imports the serve extra."""
+"""A plugin process (tap or target) never imports an optional extra (serve, dagster)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from pathlib import Path
 from flext_infra.testing import SampleApi
 
 BIN = Path(sys.executable).parent
-#: The serve extra's packages (and what only they bring in).
-SERVE_STACK = ("fastapi", "uvicorn", "starlette", "jinja2", "limits", "asgi_correlation_id",
-               "flext_infra.serve")  # fmt: skip
+#: Each optional extra's packages (and what only they bring in), with our module behind it.
+EXTRAS = {
+    "serve": ("fastapi", "uvicorn", "starlette", "jinja2", "limits", "asgi_correlation_id",
+              "flext_infra.serve"),
+    "dagster": ("dagster", "flext_infra.orchestration.dagster"),  # dagster_* included
+}  # fmt: skip
+STACK = tuple(name for names in EXTRAS.values() for name in names)
 
-#: Runs a console script in this interpreter and writes, at exit, the serve
+#: Runs a console script in this interpreter and writes, at exit, the optional
 #: modules it had imported.
 PROBE = """\
 import atexit, json, runpy, sys
@@ -34,17 +38,19 @@ runpy.run_path(script, run_name="__main__")
 def _probe(tmp_path: Path, name: str, script: str, *argv: str, stdin: bytes = b"") -> bytes:
     out = tmp_path / f"{name}.json"
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(stack=SERVE_STACK), str(out), script, *argv],
+        [sys.executable, "-c", PROBE.format(stack=STACK), str(out), script, *argv],
         input=stdin, capture_output=True, timeout=120, check=False,
         env={**os.environ, "FLEXT_ENVIRONMENT": "test"}, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()[-3000:]
-    assert json.loads(out.read_text()) == [], f"{name} imported the serve extra"
+    loaded = json.loads(out.read_text())
+    extras = sorted(e for e, names in EXTRAS.items() if any(m.startswith(names) for m in loaded))
+    assert loaded == [], f"{name} imported the {', '.join(extras)} extra: {loaded[:5]}"
     return done.stdout
 
 
-def test_a_tap_and_a_target_sync_without_importing_the_serve_extra(tmp_path: Path) -> None:
-    """A real tap -> target sync into SQLite leaves fastapi, uvicorn and the rest unimported."""
+def test_a_tap_and_a_target_sync_without_importing_an_optional_extra(tmp_path: Path) -> None:
+    """A real tap -> target sync into SQLite leaves fastapi, uvicorn, dagster... unimported."""
     with SampleApi(records=20) as api:
         tap_config = tmp_path / "tap.json"
         tap_config.write_text(json.dumps(

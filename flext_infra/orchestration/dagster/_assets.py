@@ -22,8 +22,7 @@ from typing import Any
 
 import dagster as dg
 
-
-from flext_infra.orchestration._loads import JobLoads, ProjectSettings
+from flext_infra.orchestration import JobLoads, ProjectSettings
 from flext_infra.orchestration.dagster._checks import (
     StreamNumbers,
     TableRules,
@@ -79,32 +78,41 @@ def _components(loads: Sequence[JobLoads]) -> list[_Component]:
 
 
 def _group_of(table: str, loads: Sequence[JobLoads]) -> str:
-    loaders = [(len(j.table_names), i, j.job) for i, j in enumerate(loads) if table in j.table_names]
+    loaders = [
+        (len(j.table_names), i, j.job) for i, j in enumerate(loads) if table in j.table_names
+    ]
     return min(loaders)[2]
 
 
 def _numbers(run: MeltanoRun, stream: str) -> StreamNumbers:
+    """The ledger's numbers for ``stream`` (the run's metric lines when the ledger has none)."""
     result = run.result
+    judged = stream in result.rejects  # the validator reported on it (its reject_count line)
+    row = run.streams.get(stream)
+    if row is not None:
+        return StreamNumbers(row.records_read, row.rejects, judged, row.bookmark_after)
     return StreamNumbers(
-        records=int(result.records.get(stream, 0)),
-        rejects=int(result.rejects.get(stream, 0)),
-        judged=stream in result.rejects,
+        int(result.records.get(stream, 0)), int(result.rejects.get(stream, 0)), judged
     )
 
 
 def _failure(job: str, run: MeltanoRun) -> dg.Failure:
+    """The step's failure: the ledger's error summary (the lock holder's, when refused)."""
     result = run.result
     where = f" ({run.environment})" if run.environment else ""
+    metadata: dict[str, Any] = {
+        "meltano_job": job,
+        "status": result.status,
+        "exit_code": result.exit_code if result.exit_code is not None else -1,
+        "attempts": result.attempts,
+        "duration_s": result.duration_s,
+        "records": dict(result.records),
+    }
+    if result.run_id:
+        metadata["run_id"] = result.run_id
+        metadata["details"] = f"flext runs show {result.run_id}"
     return dg.Failure(
-        description=f"meltano run {job}{where} {result.status}: {result.error or 'no detail'}",
-        metadata={
-            "meltano_job": job,
-            "status": result.status,
-            "exit_code": result.exit_code if result.exit_code is not None else -1,
-            "attempts": result.attempts,
-            "duration_s": result.duration_s,
-            "records": dict(result.records),
-        },
+        description=f"meltano run {job}{where} {result.status}: {run.error}", metadata=metadata
     )
 
 
@@ -152,7 +160,7 @@ class JobAssets:
                 self.jobs[loads.job] = self._op_job(loads.job, name, tags, description)
 
     def _op_name(self, component: _Component, taken: set[str]) -> str:
-        """``<extractor>_to_<loader>`` of the plugins' bases (``tap_flext_api_to_target_flext_oracle``)."""
+        """``<extractor>_to_<loader>`` of the plugins' bases (``tap_x_to_target_y``)."""
         base = self.settings.base_plugin
         tables = [t for j in component.jobs for t in self._by_job[j].tables]
         pairs = dict.fromkeys(f"{base(t.extractor)}_to_{base(t.loader)}" for t in tables)
@@ -237,7 +245,7 @@ class JobAssets:
             run: MeltanoRun = meltano.run(job)
             if not run.result.success:
                 raise _failure(job, run)
-            context.log.info(f"meltano run {job}: {run.result.records}")
+            context.log.info(f"meltano run {job} ({run.result.run_id}): {run.result.records}")
 
         @dg.job(name=name, tags=tags, description=description)
         def op_job() -> None:
@@ -250,16 +258,28 @@ def _materialization(
     job: str, run: MeltanoRun, stream: str, numbers: StreamNumbers
 ) -> dict[str, Any]:
     result = run.result
-    return {
+    record = run.record
+    row = run.streams.get(stream)
+    metadata: dict[str, Any] = {
         "stream": stream,
         "records": numbers.records,
+        "records_loaded": row.records_loaded if row else int(result.records_loaded.get(stream, 0)),
         "rejects": numbers.rejects,
-        "duration_s": result.duration_s,
+        "duration_s": (record.duration_s if record and record.duration_s is not None
+                       else result.duration_s),
         "attempts": result.attempts,
         "meltano_job": job,
         "meltano_environment": run.environment or "",
         "flext_environment": str(run.flext_environment),
-    }
+    }  # fmt: skip
+    if numbers.newest is not None:
+        metadata["bookmark"] = numbers.newest
+    if row is not None and row.bookmark_before is not None:
+        metadata["bookmark_before"] = row.bookmark_before
+    if result.run_id:
+        metadata["run_id"] = result.run_id
+        metadata["details"] = f"flext runs show {result.run_id}"
+    return metadata
 
 
 def _choose_job(

@@ -18,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 
-from flext_infra.orchestration._loads import LoadedTable, ProjectSettings
+from flext_infra.orchestration import LoadedTable, ProjectSettings
 from flext_infra.quality import StreamRules, Thresholds, ValidationConfig, load_rules
 
 REJECT_RATIO, MIN_RECORDS, FRESHNESS = "reject_ratio", "min_records", "freshness"
@@ -70,7 +70,9 @@ def table_rules(settings: ProjectSettings, table: LoadedTable) -> TableRules | N
     if isinstance(source, str):
         source = settings.path(source)
     config: ValidationConfig = load_rules(source, base_dir=settings.project.root)
-    return TableRules(table.stream, config.thresholds(table.stream), config.for_stream(table.stream))
+    return TableRules(
+        table.stream, config.thresholds(table.stream), config.for_stream(table.stream)
+    )
 
 
 def check_specs(key: dg.AssetKey, rules: TableRules) -> list[dg.AssetCheckSpec]:

@@ -7,8 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from flext_infra._errors import ConfigurationError
-from flext_infra.orchestration._loads import ProjectSettings
-from flext_infra.orchestration._project import MeltanoProject
+from flext_infra.orchestration import MeltanoProject, ProjectSettings
 from flext_infra.orchestration.dagster._assets import (
     MELTANO_JOB_TAG,
     RESOURCE_KEY,
@@ -59,7 +58,9 @@ def flext_definitions(
     for schedule in schedules:
         assert schedule.job is not None
         tags = {MELTANO_JOB_TAG: schedule.job, **built.environment_tags}
-        made = build_schedule(schedule, schedule_names[schedule.name], built.jobs[schedule.job], tags)
+        made = build_schedule(
+            schedule, schedule_names[schedule.name], built.jobs[schedule.job], tags
+        )
         if made is not None:
             dagster_schedules.append(made)
     return dg.Definitions(

@@ -17,9 +17,11 @@ import dagster as dg
 from pydantic import Field
 
 from flext_infra._environment import Environment
-from flext_infra.orchestration._loads import ProjectSettings
-from flext_infra.orchestration._orchestrator import JobRunResult, Orchestrator
-from flext_infra.orchestration._project import MeltanoProject
+from flext_infra.observability import get_logger
+from flext_infra.orchestration import JobRunResult, MeltanoProject, Orchestrator, ProjectSettings
+from flext_infra.runs import RunKind, RunLedger, RunRecord, RunStatus, StreamRun, Trigger
+
+log = get_logger("flext.orchestration.dagster")
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,30 @@ class MeltanoRun:
         result: The orchestrator's honest result (status, exit code, counts, error).
         environment: The Meltano environment it ran in.
         flext_environment: The ``FLEXT_ENVIRONMENT`` of its services.
+        record: The run's row in the ledger, with its streams (None if it could
+            not be read).
+        plugin_runs: The rows the tap and the target recorded for this run.
     """
 
     result: JobRunResult
     environment: str | None
     flext_environment: Environment
+    record: RunRecord | None = None
+    plugin_runs: tuple[RunRecord, ...] = ()
+
+    @property
+    def streams(self) -> dict[str, StreamRun]:
+        """The ledger's numbers per stream."""
+        return {s.stream: s for s in self.record.streams} if self.record else {}
+
+    @property
+    def error(self) -> str:
+        """Why it did not succeed: the ledger's error, then each failed plugin's own."""
+        parts = [self.record.error if self.record and self.record.error else self.result.error]
+        for plugin in self.plugin_runs:
+            if plugin.status is not RunStatus.SUCCEEDED and plugin.error:
+                parts.append(f"{plugin.job}: {plugin.error}")
+        return " | ".join(dict.fromkeys(p for p in parts if p)) or "no detail"
 
 
 def meltano_environment(project: MeltanoProject, environment: str | None) -> str | None:
@@ -69,9 +90,17 @@ class MeltanoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     retries: int = Field(default=0, ge=0, description="Retries after a failed meltano run.")
     timeout_s: float | None = Field(default=None, gt=0, description="Stop a longer run.")
     echo: bool = Field(default=True, description="Copy Meltano's log to the compute logs.")
+    wait_s: float = Field(
+        default=0.0, ge=0, description="Wait this long for the job's lock (0: refuse at once)."
+    )
 
     def run(self, job: str) -> MeltanoRun:
-        """Run ``meltano run JOB`` through the orchestrator of the environment's container."""
+        """Run ``meltano run JOB`` through the orchestrator of the environment's container.
+
+        The run is recorded in the ledger (trigger ``orchestrator``) under the
+        job's lock; a run refused by the lock comes back ``refused`` with the
+        holder's message.
+        """
         from flext_infra.container import Container
         from flext_infra.settings import load_settings
 
@@ -86,7 +115,24 @@ class MeltanoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             orchestrator.meltano_environment = env
             orchestrator.timeout_s = self.timeout_s
             orchestrator.echo = self.echo
-            result = orchestrator.run(job, retries=self.retries)
+            result = orchestrator.run(
+                job, retries=self.retries, wait_s=self.wait_s, trigger=Trigger.ORCHESTRATOR
+            )
+            record, plugins = _from_ledger(orchestrator.ledger, result)
         finally:
             container.dispose()
-        return MeltanoRun(result, env, flext_env)
+        return MeltanoRun(result, env, flext_env, record, plugins)
+
+
+def _from_ledger(
+    ledger: RunLedger | None, result: JobRunResult
+) -> tuple[RunRecord | None, tuple[RunRecord, ...]]:
+    if ledger is None or result.run_id is None:
+        return None, ()
+    try:
+        record = ledger.get_run(result.run_id)
+        plugins = tuple(r for r in ledger.linked(result.run_id) if r.kind is not RunKind.JOB)
+    except Exception as exc:  # the run's outcome stands; only its ledger details are missing
+        log.error("dagster.ledger_unreadable", run_id=result.run_id, error=str(exc))
+        return None, ()
+    return record, plugins

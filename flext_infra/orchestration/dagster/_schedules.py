@@ -19,7 +19,7 @@ import dagster as dg
 from dagster._utils.schedules import cron_string_iterator
 
 from flext_infra.observability import get_logger
-from flext_infra.orchestration._project import MeltanoSchedule
+from flext_infra.orchestration import MeltanoSchedule
 
 log = get_logger("flext.orchestration.dagster")
 

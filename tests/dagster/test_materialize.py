@@ -1,0 +1,160 @@
+"""Real Dagster executions of the shipped project's jobs: sample API -> meltano run -> SQLite.
+
+Each run goes through the project's orchestrator (``meltano --environment=test
+run``), so it is recorded in the run ledger under the job's lock and raises
+alerts on the test channel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from flext_infra.alerts import read_recorded_alerts
+from flext_infra.orchestration.dagster import flext_definitions
+from flext_infra.runs import RunStatus, Trigger
+from flext_infra.testing import Faults, SampleApi
+from tests.dagster.conftest import COUNTS, OP, ROOT, RunEnv
+
+pytestmark = pytest.mark.meltano
+
+
+def _execute(
+    job: str, instance: dg.DagsterInstance, *, ok: bool = True
+) -> dg.ExecuteInProcessResult:
+    """Run one Dagster job of the shipped project in process, in the test environment."""
+    defs = flext_definitions(ROOT, environment="test")
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=ok)
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    out = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        out[materialization.asset_key.path[-1]] = {
+            k: v.value for k, v in materialization.metadata.items()
+        }
+    return out
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    [event] = result.get_step_failure_events()
+    assert event.step_key == OP
+    data = event.step_failure_data
+    assert data.user_failure_data is not None
+    return str(data.user_failure_data.description)
+
+
+def test_incremental_sync_job_materializes_every_wms_table(
+    run_env: RunEnv, instance: dg.DagsterInstance
+) -> None:
+    """The tables get the exact counts; metadata has per-stream records and the ledger's run id."""
+    result = _execute("incremental_sync_job", instance)
+    assert result.success
+    assert run_env.counts() == COUNTS
+    metadata = _metadata(result)
+    assert set(metadata) == {f"wms_{entity}" for entity in COUNTS}
+    run_ids = {m["run_id"] for m in metadata.values()}
+    assert len(run_ids) == 1
+    [run_id] = run_ids
+    for entity, count in COUNTS.items():
+        m = metadata[f"wms_{entity}"]
+        assert (m["stream"], m["records"], m["records_loaded"], m["rejects"]) == (
+            entity, count, count, 0,
+        )  # fmt: skip
+        assert m["meltano_job"] == "incremental-sync-job"
+        assert m["meltano_environment"] == "test"
+        assert m["details"] == f"flext runs show {run_id}"
+        assert m["duration_s"] > 0
+    record = run_env.ledger.get_run(run_id)
+    assert record is not None
+    assert (record.job, record.status, record.trigger) == (
+        "incremental-sync-job", RunStatus.SUCCEEDED, Trigger.ORCHESTRATOR,
+    )  # fmt: skip
+    assert {s.stream: s.records_read for s in record.streams} == COUNTS
+    checks = _checks(result)
+    for entity in COUNTS:
+        ratio = checks[(f"wms_{entity}", "reject_ratio")]
+        assert ratio.passed, ratio.description
+        assert checks[(f"wms_{entity}", "min_records")].passed
+
+
+def test_an_outage_fails_the_step_naming_the_stream_and_alerts(
+    run_env: RunEnv, api: SampleApi, instance: dg.DagsterInstance
+) -> None:
+    """With the API down the run fails, its error names the stream, the ledger says failed."""
+    api.set_faults(Faults(outage=True))
+    result = _execute("allocation_incremental_sync", instance, ok=False)
+    assert not result.success
+    assert not result.get_asset_materialization_events()
+    message = _failure(result)
+    assert "meltano run allocation-incremental-sync (test) failed" in message
+    assert "stream 'allocation'" in message
+    assert "wms-pass-dagster" not in message
+    [record] = run_env.ledger.list_runs(job="allocation-incremental-sync")
+    assert record.status is RunStatus.FAILED
+    assert record.error is not None and "stream 'allocation'" in record.error
+    failures = [a for a in read_recorded_alerts(run_env.alerts)
+                if a["alert_type"] == "pipeline_failure"]  # fmt: skip
+    assert any(a["pipeline_name"] == "allocation-incremental-sync" for a in failures), failures
+
+
+def test_a_broken_reject_ratio_fails_its_check_with_the_numbers(
+    run_env: RunEnv, api: SampleApi, instance: dg.DagsterInstance
+) -> None:
+    """Seeded bad allocations break the 0.5% reject ratio: that check fails, the others pass."""
+    bad = api.patch_records("allocation", range(1, 121, 20), status_id=7)  # 6 of 120
+    result = _execute("incremental_sync_job", instance, ok=False)
+    assert not result.success  # the target's own threshold fails the run too
+    checks = _checks(result)
+    broken = checks[("wms_allocation", "reject_ratio")]
+    assert not broken.passed
+    assert broken.severity is dg.AssetCheckSeverity.ERROR
+    assert broken.description == f"{len(bad)}/120 records rejected (5.00%) > max 0.50%"
+    numbers = {k: v.value for k, v in broken.metadata.items()}
+    assert (numbers["rejects"], numbers["records"], numbers["max_reject_ratio"]) == (6, 120, 0.005)
+    for entity in ("order_hdr", "order_dtl"):
+        assert checks[(f"wms_{entity}", "reject_ratio")].passed
+    assert "max_reject_ratio" in _failure(result) or "threshold" in _failure(result).lower()
+
+
+def test_two_materializations_at_once_one_runs_the_other_is_refused(
+    run_env: RunEnv, api: SampleApi
+) -> None:
+    """While one run holds the job's lock, a second fails with the holder's message."""
+    api.set_faults(Faults(slow_s=0.3))  # keeps the first run busy while the second starts
+    outcome: dict[str, dg.ExecuteInProcessResult] = {}
+
+    def first() -> None:
+        with dg.DagsterInstance.ephemeral() as own:
+            outcome["first"] = _execute("allocation_incremental_sync", own, ok=False)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    ledger = run_env.ledger
+    deadline = time.monotonic() + 120
+    holder = []
+    while not holder and time.monotonic() < deadline and thread.is_alive():
+        holder = ledger.list_runs(job="allocation-incremental-sync", status=RunStatus.RUNNING)
+        time.sleep(0.1)
+    assert holder, "the first run never started"
+    with dg.DagsterInstance.ephemeral() as own:
+        second = _execute("allocation_incremental_sync", own, ok=False)
+    thread.join(timeout=300)
+    assert not second.success
+    message = _failure(second)
+    assert "refused" in message
+    assert "job allocation-incremental-sync is already running" in message
+    assert holder[0].run_id in message
+    assert outcome["first"].success
+    assert run_env.counts("allocation") == {"allocation": COUNTS["allocation"]}
+    statuses = sorted(str(r.status) for r in ledger.list_runs(job="allocation-incremental-sync"))
+    assert statuses == ["refused", "succeeded"]
