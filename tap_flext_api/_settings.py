@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from singer_sdk import typing as th
+
+from tap_flext_api.graphql import GRAPHQL_KEYS, GraphqlSpec
 
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 100_000
@@ -31,8 +34,10 @@ def _p(
 
 PAGINATOR_SCHEMA = th.ObjectType(
     _p("type", th.StringType, "Paginator type",
-       "none, page_number, offset, cursor, next_url or link_header.",
-       allowed_values=["none", "page_number", "offset", "cursor", "next_url", "link_header"]),
+       "none, page_number, offset, cursor, next_url or link_header; GraphQL: none, relay "
+       "or offset.",
+       allowed_values=["none", "page_number", "offset", "cursor", "next_url", "link_header",
+                       "relay"]),
     _p("page_size", th.IntegerType, "Page size", "Overrides the tap's page_size for this stream."),
     _p("page_param", th.StringType, "Page parameter", "page_number: the page-number parameter."),
     _p("start_page", th.IntegerType, "First page", "page_number: the first page's number."),
@@ -40,8 +45,10 @@ PAGINATOR_SCHEMA = th.ObjectType(
        "page_number: the parameter carrying the page size, if any."),
     _p("total_pages_path", th.StringType, "Total pages JSONPath",
        "page_number: JSONPath to the page count; without it, stop on an empty page."),
-    _p("offset_param", th.StringType, "Offset parameter", "offset: the offset parameter."),
-    _p("limit_param", th.StringType, "Limit parameter", "offset: the limit parameter."),
+    _p("offset_param", th.StringType, "Offset parameter",
+       "offset: the offset parameter (GraphQL: the variable)."),
+    _p("limit_param", th.StringType, "Limit parameter",
+       "offset: the limit parameter (GraphQL: the variable)."),
     _p("total_path", th.StringType, "Total records JSONPath",
        "offset: JSONPath to the record count; without it, stop on an empty page."),
     _p("stop_on_short_page", th.BooleanType, "Stop on short page",
@@ -52,14 +59,24 @@ PAGINATOR_SCHEMA = th.ObjectType(
     _p("rel", th.StringType, "Link relation", "link_header: the relation to follow (next)."),
     _p("has_more_path", th.StringType, "Has-more JSONPath",
        "Any type: JSONPath to a boolean; false ends pagination."),
+    _p("page_info_path", th.StringType, "pageInfo JSONPath",
+       "relay: JSONPath to the connection's pageInfo {hasNextPage endCursor} (default: "
+       "beside the records, e.g. $.data.orders.pageInfo for $.data.orders.edges[*].node)."),
+    _p("cursor_variable", th.StringType, "Cursor variable",
+       "relay: the variable endCursor is passed back in (default after)."),
 )  # fmt: skip
 
 STREAM_SCHEMA = th.ObjectType(
     _p("name", th.StringType, "Stream name", "The Singer stream name.", required=True),
+    _p("protocol", th.StringType, "Protocol",
+       "rest (default) or graphql (POST {query, operationName, variables} to path).",
+       allowed_values=["rest", "graphql"]),
     _p("path", th.StringType, "Path template",
-       "URL path appended to base_url; {field} placeholders come from the parent context."),
+       "URL path appended to base_url; {field} placeholders come from the parent context. "
+       "GraphQL: the endpoint (default /graphql)."),
     _p("records_path", th.StringType, "Records JSONPath",
-       "JSONPath to the records in a response body (default $[*])."),
+       "JSONPath to the records in a response body (default $[*]; GraphQL: required, "
+       "e.g. $.data.orders.edges[*].node)."),
     _p("primary_keys", th.ArrayType(th.StringType), "Primary keys", "Record key properties."),
     _p("replication_key", th.StringType, "Replication key",
        "Property that orders changes; enables INCREMENTAL replication."),
@@ -92,6 +109,26 @@ STREAM_SCHEMA = th.ObjectType(
     _p("max_pages", th.IntegerType, "Maximum pages", "Caps this stream's pages."),
     _p("skip_statuses", th.ArrayType(th.IntegerType), "Statuses to skip",
        "HTTP statuses treated as 'no data' (logged and counted), e.g. [404]."),
+    # GraphQL (protocol: graphql)
+    _p("query", th.StringType, "GraphQL query",
+       "GraphQL: the query document, inline. Mutations are refused."),
+    _p("query_file", th.StringType, "GraphQL query file",
+       "GraphQL: a file holding the query, relative to the config (the Meltano project "
+       "root under Meltano, else the --config file's directory)."),
+    _p("operation_name", th.StringType, "Operation name",
+       "GraphQL: the operation to run when the document holds several."),
+    _p("variables", th.ObjectType(), "Variables",
+       "GraphQL: variables; strings may use {field} (parent context), {bookmark} and "
+       "{page_size}; a string that is one placeholder keeps the value's type."),
+    _p("on_partial_errors", th.StringType, "On partial errors",
+       "GraphQL: data with errors: fail (default), warn (log and count), or reject (the "
+       "records the errors' paths point into go to the reject store).",
+       allowed_values=["fail", "warn", "reject"]),
+    _p("retriable_error_codes", th.ArrayType(th.StringType), "Retriable error codes",
+       "GraphQL: errors[].extensions.code values retried like a 429 (e.g. THROTTLED)."),
+    _p("cost_path", th.StringType, "Cost JSONPath",
+       "GraphQL: JSONPath to a cost budget that paces requests (Shopify "
+       "$.extensions.cost, or GitHub $.data.rateLimit)."),
 )  # fmt: skip
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
@@ -142,6 +179,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     _p("trust_schema", th.BooleanType, "Trust schema",
        "Skip per-record type conformance (the API already returns schema-typed JSON).",
        default=False),
+    _p("reject_path", th.StringType, "Reject path",
+       "Directory of the reject store (<run_id>.tap-flext-api.jsonl), for GraphQL "
+       "on_partial_errors: reject. Default: <FLEXT_DATA_DIR or .flext>/rejects."),
     _p("streams", th.ArrayType(STREAM_SCHEMA), "Streams",
        "Stream definitions for the generic profile (see docs/tap.md)."),
     # Oracle WMS profile (upstream keys)
@@ -197,20 +237,64 @@ class StreamDefinition:
     skip_statuses: frozenset[int] = frozenset()
     #: Set by profiles: the schema is exact (from describe), so records need no conformance.
     trusted_schema: bool = False
+    protocol: Literal["rest", "graphql"] = "rest"
+    #: The checked GraphQL operation and error handling (``protocol: graphql`` only).
+    graphql: GraphqlSpec | None = None
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any]) -> StreamDefinition:
-        """Build from one ``streams`` entry (already schema-validated)."""
-        unknown = set(raw) - set(cls.__dataclass_fields__) - {"trusted_schema"}
+    def from_config(cls, raw: Mapping[str, Any], base_dir: Path | None = None) -> StreamDefinition:
+        """Build from one ``streams`` entry (already schema-validated).
+
+        Args:
+            raw: The entry.
+            base_dir: Where a relative ``query_file`` is looked for (default: the
+                working directory).
+
+        Raises:
+            ValueError: an unknown key, or settings that contradict each other.
+        """
+        name = raw.get("name")
+        graphql_keys = {k for k in GRAPHQL_KEYS if raw.get(k) is not None}
+        unknown = (set(raw) - set(cls.__dataclass_fields__) - {"trusted_schema", "graphql"}) - set(
+            GRAPHQL_KEYS
+        )
         if unknown:
-            raise ValueError(f"stream {raw.get('name')!r}: unknown keys {sorted(unknown)}")
-        values: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
+            raise ValueError(f"stream {name!r}: unknown keys {sorted(unknown)}")
+        protocol = raw.get("protocol") or "rest"
+        if protocol not in ("rest", "graphql"):
+            raise ValueError(f"stream {name!r}: protocol must be rest or graphql")
+        if protocol == "rest" and graphql_keys:
+            raise ValueError(
+                f"stream {name!r}: {', '.join(sorted(graphql_keys))} only apply to "
+                "protocol: graphql"
+            )
+        values: dict[str, Any] = {
+            k: v for k, v in raw.items() if v is not None and k not in GRAPHQL_KEYS
+        }
         if "primary_keys" in values:
             values["primary_keys"] = tuple(values["primary_keys"])
         if "skip_statuses" in values:
             values["skip_statuses"] = frozenset(int(s) for s in values["skip_statuses"])
         if "method" in values:
             values["method"] = str(values["method"]).upper()
+        if protocol == "graphql":
+            if values.get("method", "POST") != "POST" or "body" in values:
+                raise ValueError(
+                    f"stream {name!r}: a GraphQL stream always POSTs "
+                    "{query, operationName, variables}; drop method and body"
+                )
+            if not values.get("records_path"):
+                raise ValueError(
+                    f"stream {name!r}: a GraphQL stream needs records_path "
+                    "(e.g. $.data.orders.edges[*].node)"
+                )
+            spec = GraphqlSpec.build(str(name), raw, values["records_path"], base_dir)
+            values.update(
+                method="POST",
+                path=values.get("path") or "/graphql",
+                paginator=spec.paginator,
+                graphql=spec,
+            )
         return cls(**values)
 
 
@@ -243,6 +327,7 @@ class TapSettings:
     max_pages: int
     on_max_pages: Literal["fail", "stop"]
     trust_schema: bool
+    reject_path: str | None
     streams: tuple[StreamDefinition, ...]
     entities: tuple[str, ...]
     discover_all_entities: bool
@@ -254,8 +339,13 @@ class TapSettings:
     wms_path_prefix: str
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> TapSettings:
+    def from_config(cls, config: Mapping[str, Any], base_dir: Path | None = None) -> TapSettings:
         """Resolve aliases and defaults from the validated config.
+
+        Args:
+            config: The validated config.
+            base_dir: Where relative ``query_file`` paths are looked for (default:
+                the working directory).
 
         Raises:
             ValueError: a setting is missing or contradicts another.
@@ -292,7 +382,10 @@ class TapSettings:
             max_pages=int(config.get("max_pages") or DEFAULT_MAX_PAGES),
             on_max_pages=config.get("on_max_pages") or "fail",
             trust_schema=bool(config.get("trust_schema", False)),
-            streams=tuple(StreamDefinition.from_config(s) for s in config.get("streams") or ()),
+            reject_path=config.get("reject_path") or None,
+            streams=tuple(
+                StreamDefinition.from_config(s, base_dir) for s in config.get("streams") or ()
+            ),
             entities=() if discover_all else entities,
             discover_all_entities=discover_all,
             enable_incremental=bool(config.get("enable_incremental", True)),

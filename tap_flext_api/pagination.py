@@ -1,9 +1,12 @@
 """Paginators and the pagination safety net.
 
 A paginator looks at the page just read and says what the next request
-changes: some query parameters (page number, offset, cursor) or a whole URL to
+changes: some parameters (page number, offset, cursor) or a whole URL to
 follow (next-URL bodies, RFC 8288 ``Link`` headers). ``None`` means the last
-page was reached.
+page was reached. Parameters go where the stream puts them: the query string
+(GET), the body (POST), or a GraphQL operation's variables, so the same
+offset paginator serves REST and GraphQL, and :class:`RelayPaginator` passes
+a Relay ``endCursor`` back as a variable.
 
 The SDK's paginators take a ``requests.Response`` and re-parse its JSON on
 every call; ours read a :class:`Page` whose body was decoded once, because the
@@ -24,7 +27,7 @@ from urllib.parse import urljoin
 
 from requests.utils import parse_header_links
 
-from tap_flext_api._errors import MaxPagesExceededError, PaginationLoopError
+from tap_flext_api._errors import MaxPagesExceededError, PaginationError, PaginationLoopError
 from tap_flext_api._jsonpath import first_value
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "PageRequest",
     "PaginationGuard",
     "Paginator",
+    "RelayPaginator",
     "SinglePagePaginator",
     "build_paginator",
 ]
@@ -319,6 +323,53 @@ class LinkHeaderPaginator(Paginator):
         return None
 
 
+class RelayPaginator(Paginator):
+    """A Relay connection: ``pageInfo { hasNextPage endCursor }``, the cursor sent back.
+
+    The cursor goes into the parameter (for GraphQL, the variable) named
+    ``cursor_variable``; the first page is asked for without it. A page whose
+    ``pageInfo`` is missing, or that says there is a next page without giving
+    its cursor, is an error rather than the end: stopping there would drop
+    the rest of the connection without a word.
+
+    Args:
+        page_info_path: JSONPath to the ``pageInfo`` object.
+        cursor_variable: The variable that carries ``endCursor`` (``after``).
+        stream: The stream name, for errors.
+    """
+
+    def __init__(
+        self,
+        *,
+        page_info_path: str,
+        cursor_variable: str = "after",
+        stream: str = "",
+        has_more_path: str | None = None,
+    ) -> None:
+        super().__init__(has_more_path=has_more_path)
+        self.page_info_path = page_info_path
+        self.cursor_variable = cursor_variable
+        self.stream = stream
+
+    def body_paths(self) -> tuple[str, ...]:
+        return self._paths(self.page_info_path)
+
+    def _next(self, page: Page, current: PageRequest) -> PageRequest | None:
+        info = first_value(self.page_info_path, page.body)
+        if not isinstance(info, Mapping):
+            raise PaginationError(
+                self.stream, page.url, f"no pageInfo object at {self.page_info_path}"
+            )
+        if not _truthy(info.get("hasNextPage")):
+            return None
+        cursor = info.get("endCursor")
+        if cursor is None or cursor == "":
+            raise PaginationError(
+                self.stream, page.url, "pageInfo says hasNextPage but gives no endCursor"
+            )
+        return PageRequest({**current.params, self.cursor_variable: cursor})
+
+
 class PaginationGuard:
     """The safety net: no repeated token, no identical page twice, at most ``max_pages``.
 
@@ -388,15 +439,18 @@ def _show(request: PageRequest) -> str:
     return ", ".join(f"{k}={v}" for k, v in request.params.items())
 
 
-PaginatorType = Literal["none", "page_number", "offset", "cursor", "next_url", "link_header"]
+PaginatorType = Literal[
+    "none", "page_number", "offset", "cursor", "next_url", "link_header", "relay"
+]
 
 
-def build_paginator(options: Mapping[str, Any], page_size: int) -> Paginator:
+def build_paginator(options: Mapping[str, Any], page_size: int, stream: str = "") -> Paginator:
     """Build a paginator from a stream's ``paginator`` settings.
 
     Args:
         options: ``{"type": ..., <options>}``; see :doc:`docs/tap.md` for each type.
         page_size: The tap's page size, used when the options give none.
+        stream: The stream's name, for the errors a paginator raises itself.
 
     Raises:
         ValueError: unknown type or a missing required option.
@@ -439,7 +493,16 @@ def build_paginator(options: Mapping[str, Any], page_size: int) -> Paginator:
         return NextUrlPaginator(next_url_path=options["next_url_path"], has_more_path=has_more)
     if kind == "link_header":
         return LinkHeaderPaginator(rel=options.get("rel", "next"), has_more_path=has_more)
+    if kind == "relay":
+        if not options.get("page_info_path"):
+            raise ValueError("paginator type 'relay' needs 'page_info_path'")
+        return RelayPaginator(
+            page_info_path=options["page_info_path"],
+            cursor_variable=options.get("cursor_variable") or "after",
+            stream=stream,
+            has_more_path=has_more,
+        )
     raise ValueError(
         f"unknown paginator type {kind!r} "
-        "(expected none, page_number, offset, cursor, next_url or link_header)"
+        "(expected none, page_number, offset, cursor, next_url, link_header or relay)"
     )

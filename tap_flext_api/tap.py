@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 import structlog
@@ -28,6 +29,9 @@ from tap_flext_api.auth import build_auth
 from tap_flext_api.client import FlextApiStream
 from tap_flext_api.profiles import describe_to_schema, wms_stream_definitions
 from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_class
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["TapFlextApi"]
 
@@ -69,14 +73,28 @@ class TapFlextApi(Tap, StreamHost):
     generic_stream_class: ClassVar[type[FlextApiStream]] = ConfiguredStream
     wms_stream_class: ClassVar[type[FlextApiStream]] = WmsEntityStream
 
-    def __init__(self, *, http_client: FlextHttpClient | None = None, **kwargs: Any) -> None:
+    #: The directory of the ``--config`` file the CLI was given (see :meth:`cb_config`).
+    cli_config_dir: ClassVar[Path | None] = None
+
+    def __init__(
+        self,
+        *,
+        http_client: FlextHttpClient | None = None,
+        config_dir: Path | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Create the tap.
 
         Args:
             http_client: A ready client (for example the container's
                 ``http_client``); the tap then neither builds nor closes one.
+            config_dir: Where relative files named by the config (``query_file``)
+                are read from. Default: the Meltano project root under Meltano
+                (``MELTANO_PROJECT_ROOT``), else the ``--config`` file's
+                directory, else the working directory.
             **kwargs: The SDK's ``Tap`` arguments (``config``, ``catalog``, ``state``, ...).
         """
+        self._config_dir = Path(config_dir) if config_dir is not None else None
         self._client: FlextHttpClient | None = http_client
         self._owns_client = http_client is None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -90,7 +108,7 @@ class TapFlextApi(Tap, StreamHost):
         """The typed settings (built once; the first access also sets up logging)."""
         if self._tap_settings is None:
             try:
-                settings = TapSettings.from_config(self.config)
+                settings = TapSettings.from_config(self.config, self.config_dir)
             except ValueError as exc:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
             redactor.add(str(self.config[k]) for k in _SECRET_SETTINGS if self.config.get(k))
@@ -101,6 +119,28 @@ class TapFlextApi(Tap, StreamHost):
                 configure_logging(self._infra_settings)
             self._tap_settings = settings
         return self._tap_settings
+
+    @property
+    def config_dir(self) -> Path | None:
+        """Where relative files the config names are read from (``None``: the working directory).
+
+        Under Meltano the config is ``meltano.yml``, so its project root; Meltano
+        hands the tap a generated config file elsewhere, which says nothing.
+        """
+        if self._config_dir is not None:
+            return self._config_dir
+        project = os.environ.get("MELTANO_PROJECT_ROOT")
+        if project:
+            return Path(project)
+        return type(self).cli_config_dir
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """The SDK's ``--config`` callback, also noting the last config file's directory."""
+        files = [v for v in value if v != "ENV"]
+        if files:
+            cls.cli_config_dir = Path(files[-1]).resolve().parent
+        return super().cb_config(ctx, param, value)
 
     # ---------------------------------------------------------------- HTTP
     @property

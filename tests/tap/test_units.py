@@ -27,6 +27,7 @@ from tap_flext_api import (
     wms_field_schema,
 )
 from tap_flext_api._jsonpath import compile_path, first_value, simple_keys
+from tap_flext_api.graphql import GRAPHQL_KEYS
 
 
 @pytest.mark.parametrize(
@@ -136,9 +137,10 @@ def test_every_setting_has_a_title_and_description_and_secrets_are_marked() -> N
 
 
 def test_stream_definition_fields_match_the_stream_schema() -> None:
-    """The typed stream definition and the JSON Schema of a stream list the same keys."""
+    """The typed stream definition (its GraphQL part included) and the stream schema agree."""
     items = CONFIG_SCHEMA["properties"]["streams"]["items"]["properties"]
-    assert set(items) == set(StreamDefinition.__dataclass_fields__) - {"trusted_schema"}
+    typed = set(StreamDefinition.__dataclass_fields__) - {"trusted_schema", "graphql"}
+    assert set(items) == typed | set(GRAPHQL_KEYS)
 
 
 @pytest.mark.parametrize(
