@@ -33,6 +33,8 @@ from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_clas
 if TYPE_CHECKING:
     import click
 
+    from flext_infra.quality import RejectStore
+
 __all__ = ["TapFlextApi"]
 
 log = get_logger("tap_flext_api")
@@ -99,6 +101,7 @@ class TapFlextApi(Tap, StreamHost):
         self._owns_client = http_client is None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._tap_settings: TapSettings | None = None
+        self._rejects: RejectStore | None = None
         self._infra_settings: FlextSettings
         super().__init__(**kwargs)
 
@@ -172,10 +175,34 @@ class TapFlextApi(Tap, StreamHost):
             self._finalizer = weakref.finalize(self, client.close)
         return self._client
 
+    @property
+    def rejects(self) -> RejectStore:
+        """The reject store (built on first use): ``<reject_path>/<run_id>.tap-flext-api.jsonl``.
+
+        The same store, and by default the same directory, as the target's
+        rejects; the file name keeps the tap's entries apart from the target's
+        when both run under one Meltano run id.
+        """
+        if self._rejects is None:
+            from flext_infra.quality import RejectStore, current_run_id
+
+            settings = self.settings
+            directory = (
+                Path(settings.reject_path)
+                if settings.reject_path
+                else self._infra_settings.data_dir / "rejects"
+            )
+            run_id = current_run_id()
+            self._rejects = RejectStore(directory / f"{run_id}.{self.name}.jsonl", run_id=run_id)
+            log.info("tap.reject_store", path=str(self._rejects.path))
+        return self._rejects
+
     def close(self) -> None:
-        """Close the HTTP client if the tap built it (safe to call twice)."""
+        """Close the HTTP client if the tap built it, and the reject store (safe twice)."""
         if isinstance(self.message_writer, FastSingerWriter):
             self.message_writer.flush()
+        if self._rejects is not None:
+            self._rejects.close()
         if self._finalizer is not None and self._owns_client:
             self._finalizer()
 
@@ -303,12 +330,14 @@ class TapFlextApi(Tap, StreamHost):
 
     # ---------------------------------------------------------------- sync
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream, then flush the writer."""
+        """Sync every selected stream, then flush the writer and close the reject store."""
         try:
             super().sync_all()
         finally:
             if isinstance(self.message_writer, FastSingerWriter):
                 self.message_writer.flush()
+            if self._rejects is not None:
+                self._rejects.close()
 
 
 def _child_context(
