@@ -8,10 +8,16 @@ place the HTTP client's errors become the SDK's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from flext_infra.http import CircuitOpenError, FatalHTTPError, HttpError, RetriableHTTPError
 from flext_infra.observability import redact
+
+if TYPE_CHECKING:
+    from tap_flext_api.graphql import GraphqlProblem
 
 
 class RequestFailure:
@@ -65,6 +71,51 @@ class StreamFatalError(RequestFailure, FatalAPIError):
         if error.status is None:  # a certificate, a refused host, a bad URL
             reason += f": {error.args[0]}"
         return cls(stream, error.url or url, error.status, error.attempts or 1, reason)
+
+
+class GraphqlResponseError(StreamFatalError):
+    """A GraphQL answer whose errors end the run (they arrived inside a 200).
+
+    Errors without data; partial data under ``on_partial_errors: fail``; or,
+    under ``reject``, an error outside every record (nothing to reject).
+    The message quotes the GraphQL messages with their paths and codes,
+    secrets redacted.
+
+    Attributes:
+        problems: Every GraphQL error of the answer.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        url: str,
+        status: int | None,
+        attempts: int,
+        reason: str,
+        problems: Iterable[GraphqlProblem],
+    ) -> None:
+        self.problems = tuple(problems)
+        super().__init__(stream, url, status, attempts, redact(reason))
+
+
+class GraphqlThrottledError(StreamRetriableError):
+    """Errors the stream marks retriable (``THROTTLED``) outlived the HTTP client's retries.
+
+    Attributes:
+        problems: Every GraphQL error of the last answer.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        url: str,
+        status: int | None,
+        attempts: int,
+        reason: str,
+        problems: Iterable[GraphqlProblem],
+    ) -> None:
+        self.problems = tuple(problems)
+        super().__init__(stream, url, status, attempts, redact(reason))
 
 
 def request_error(

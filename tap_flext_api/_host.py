@@ -1,4 +1,4 @@
-"""What a stream needs from its tap: the typed settings and the HTTP client.
+"""What a stream needs from its tap: the typed settings, the HTTP client, the reject store.
 
 Streams receive the SDK's ``Tap``; the tap class also derives from
 :class:`StreamHost`, so a stream reaches these two through a declared
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flext_infra.http import FlextHttpClient
+    from flext_infra.quality import RejectStore
     from tap_flext_api._settings import TapSettings
 
 __all__ = ["StreamHost"]
@@ -29,3 +30,8 @@ class StreamHost(ABC):
     @abstractmethod
     def http_client(self) -> FlextHttpClient:
         """The HTTP client every request goes through."""
+
+    @property
+    @abstractmethod
+    def rejects(self) -> RejectStore:
+        """The run's reject store (records a GraphQL error hit, under ``reject``)."""

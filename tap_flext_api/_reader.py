@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import msgspec
 from singer_sdk.helpers._util import utc_now
 
-from flext_infra.http import FatalHTTPError, FlextHttpClient, HttpError
+from flext_infra.http import FatalHTTPError, FlextHttpClient, HttpError, RetryCheck
 from flext_infra.observability import get_logger
 from tap_flext_api._errors import StreamFatalError, request_error
 from tap_flext_api.pagination import Page, PageRequest, PaginationGuard, Paginator
@@ -48,6 +48,10 @@ class PageCall:
         params: Query parameters (``None`` when ``url`` carries its own query).
         headers: Request headers, if any.
         json: The POST body.
+        idempotent: Safe to retry whatever the method (a GraphQL query is a POST
+            that only reads).
+        retry_check: Reads a 2xx answer and may ask for a retry (GraphQL's
+            throttled errors come inside a 200).
     """
 
     method: str
@@ -55,6 +59,8 @@ class PageCall:
     params: dict[str, Any] | None
     headers: dict[str, str] | None
     json: Any
+    idempotent: bool = False
+    retry_check: RetryCheck | None = None
 
 
 class PageSource(Protocol):
@@ -71,6 +77,10 @@ class PageSource(Protocol):
 
     def check_response(self, response: Response, context: Context | None) -> None:
         """The SDK's hooks on a final response (duration metric, ``validate_response``)."""
+        ...
+
+    def check_page(self, page: Page, response: Response, context: Context | None) -> Page:
+        """The decoded page as the stream takes it (GraphQL: errors and cost handled)."""
         ...
 
 
@@ -122,7 +132,13 @@ class PageReader:
         name = self.source.name
         try:
             response = self.client.request(
-                call.method, call.url, params=call.params, headers=call.headers, json=call.json
+                call.method,
+                call.url,
+                params=call.params,
+                headers=call.headers,
+                json=call.json,
+                idempotent=call.idempotent,
+                retry_check=call.retry_check,
             )
         except FatalHTTPError as exc:
             if exc.status is not None and exc.status in self.skip_statuses:
@@ -144,7 +160,7 @@ class PageReader:
         extracted_at = utc_now().isoformat()
         final_url = str(response.request.url)
         try:
-            return self.decoder.decode(
+            page = self.decoder.decode(
                 final_url, response.status_code, response.headers, response.content,
                 raw=raw, extracted_at=extracted_at,
             )  # fmt: skip
@@ -152,6 +168,7 @@ class PageReader:
             raise StreamFatalError(
                 name, final_url, response.status_code, 1, f"response is not JSON ({exc})"
             ) from exc
+        return self.source.check_page(page, response, context)
 
     def walk(
         self,

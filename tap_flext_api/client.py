@@ -25,7 +25,7 @@ Incremental filters and bookmark moves are :mod:`tap_flext_api._bookmarks`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
@@ -52,6 +52,7 @@ from tap_flext_api._fastloop import FastPageWriter
 from tap_flext_api._host import StreamHost
 from tap_flext_api._reader import PageCall, PageReader
 from tap_flext_api._settings import StreamDefinition
+from tap_flext_api._template import render
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.pagination import Page, PageRequest, Paginator, build_paginator
 
@@ -65,22 +66,6 @@ __all__ = ["FlextApiStream"]
 log = get_logger("tap_flext_api.stream")
 
 _CONTEXT_TYPES = ("string", "integer", "number", "boolean", "null")
-
-
-def _render(template: Any, values: Mapping[str, Any]) -> Any:
-    """Fill ``{name}`` placeholders in strings (recursively) from ``values``."""
-    if isinstance(template, str):
-        if "{" not in template:
-            return template
-        try:
-            return template.format_map(values)
-        except KeyError as exc:
-            raise ValueError(f"template {template!r} needs context field {exc}") from exc
-    if isinstance(template, Mapping):
-        return {k: _render(v, values) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_render(v, values) for v in template]
-    return template
 
 
 class FlextApiStream(RESTStream[PageRequest]):
@@ -173,7 +158,8 @@ class FlextApiStream(RESTStream[PageRequest]):
         self, context: Context | None, next_page_token: PageRequest | None
     ) -> dict[str, Any]:
         """Static params, the incremental filter and, for GET, the page token."""
-        params: dict[str, Any] = _render(dict(self.definition.params), context or {})
+        values = self.template_values(context)
+        params: dict[str, Any] = render(dict(self.definition.params), values, keep_types=False)
         if self.definition.method == "GET":
             params.update(self._replication_params(context))
             if next_page_token is not None:
@@ -186,7 +172,8 @@ class FlextApiStream(RESTStream[PageRequest]):
         """For POST: the body template, the incremental filter and the page token."""
         if self.definition.method != "POST":
             return None
-        body: dict[str, Any] = _render(dict(self.definition.body or {}), context or {})
+        values = self.template_values(context)
+        body: dict[str, Any] = render(dict(self.definition.body or {}), values, keep_types=False)
         body.update(self._replication_params(context))
         if next_page_token is not None:
             body.update(next_page_token.params)
@@ -247,6 +234,10 @@ class FlextApiStream(RESTStream[PageRequest]):
         )
         self.validate_response(response)  # type: ignore[arg-type]
 
+    def check_page(self, page: Page, response: Response, context: Context | None) -> Page:
+        """A decoded page as it is (GraphQL streams look for errors in it)."""
+        return page
+
     @cached_property
     def page_decoder(self) -> PageDecoder:
         """Decodes this stream's pages (built at first use, after the catalog is applied)."""
@@ -277,20 +268,42 @@ class FlextApiStream(RESTStream[PageRequest]):
         return self.page_reader.skipped
 
     # ------------------------------------------------------------ incremental
-    def _replication_params(self, context: Context | None) -> dict[str, Any]:
-        definition = self.definition
-        if not (self.replication_key and definition.replication_filter_param):
-            return {}
+    @property
+    def page_size(self) -> int:
+        """The page size asked for: the paginator's, else the tap's."""
+        return int(self.definition.paginator.get("page_size") or self._settings.page_size)
+
+    def template_values(self, context: Context | None) -> dict[str, Any]:
+        """What placeholders in params, bodies and GraphQL variables are filled from.
+
+        The context's fields (a child's parent values), ``{bookmark}`` (the
+        bookmark as the filter parameter would send it, or ``None`` when there
+        is none) and ``{page_size}``. A context field of the same name wins.
+        """
+        values = dict(context or {})
+        values.setdefault("page_size", self.page_size)
+        if "bookmark" not in values:
+            values["bookmark"] = self._bookmark(context)
+        return values
+
+    def _bookmark(self, context: Context | None) -> Any:
+        """The starting bookmark, formatted and moved back as the filter sends it."""
+        if not self.replication_key:
+            return None
         value = self._starting_value(context)
         if value is None:
+            return None
+        definition = self.definition
+        return format_replication_value(
+            value, definition.replication_value_format, definition.replication_lookback_minutes
+        )
+
+    def _replication_params(self, context: Context | None) -> dict[str, Any]:
+        param = self.definition.replication_filter_param
+        if not (self.replication_key and param):
             return {}
-        return {
-            definition.replication_filter_param: format_replication_value(
-                value,
-                definition.replication_value_format,
-                definition.replication_lookback_minutes,
-            )
-        }
+        value = self._bookmark(context)
+        return {} if value is None else {param: value}
 
     def _starting_value(self, context: Context | None) -> Any:
         # The SDK resolves the bookmark, falling back to ``start_date`` for

@@ -85,6 +85,9 @@ class Page:
         form: How ``records`` are held (above).
         extracted_at: When the response arrived (ISO 8601, UTC): the RECORD
             messages' ``time_extracted``.
+        identity: What the loop check compares instead of ``content``, when a
+            body carries parts that change on every answer (a GraphQL cost
+            extension): ``None`` compares the whole body.
     """
 
     url: str
@@ -96,6 +99,7 @@ class Page:
     encoded: Any = None
     form: PageForm = "decoded"
     extracted_at: str | None = None
+    identity: Any = None
 
 
 class Paginator(ABC):
@@ -391,7 +395,7 @@ class PaginationGuard:
         self.on_max_pages = on_max_pages
         self.pages = 0
         self._seen: set[tuple[Any, ...]] = set()
-        self._previous: bytes | None = None
+        self._previous: Any = None
         self.capped = False
 
     def start(self, request: PageRequest) -> None:
@@ -410,11 +414,12 @@ class PaginationGuard:
             MaxPagesExceededError: the cap was reached with ``on_max_pages="fail"``.
         """
         self.pages += 1
-        if page.records and self._previous is not None and page.content == self._previous:
+        seen = page.content if page.identity is None else page.identity
+        if page.records and self._previous is not None and seen == self._previous:
             raise PaginationLoopError(
                 self.stream, page.url, "page body identical to the previous page"
             )
-        self._previous = page.content
+        self._previous = seen
         if following is None:
             return None
         key = following.key()

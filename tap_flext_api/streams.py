@@ -10,12 +10,17 @@ import re
 
 from tap_flext_api._settings import StreamDefinition
 from tap_flext_api.client import FlextApiStream
+from tap_flext_api.graphql._stream import GraphqlStream
 
-__all__ = ["ConfiguredStream", "WmsEntityStream", "stream_class"]
+__all__ = ["ConfiguredGraphqlStream", "ConfiguredStream", "WmsEntityStream", "stream_class"]
 
 
 class ConfiguredStream(FlextApiStream):
     """A stream of the generic profile, defined entirely by config."""
+
+
+class ConfiguredGraphqlStream(GraphqlStream):
+    """A ``protocol: graphql`` stream of the generic profile, defined entirely by config."""
 
 
 class WmsEntityStream(FlextApiStream):

@@ -28,7 +28,12 @@ from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.auth import build_auth
 from tap_flext_api.client import FlextApiStream
 from tap_flext_api.profiles import describe_to_schema, wms_stream_definitions
-from tap_flext_api.streams import ConfiguredStream, WmsEntityStream, stream_class
+from tap_flext_api.streams import (
+    ConfiguredGraphqlStream,
+    ConfiguredStream,
+    WmsEntityStream,
+    stream_class,
+)
 
 if TYPE_CHECKING:
     import click
@@ -74,6 +79,8 @@ class TapFlextApi(Tap, StreamHost):
     #: ``validate_response`` and other SDK hooks).
     generic_stream_class: ClassVar[type[FlextApiStream]] = ConfiguredStream
     wms_stream_class: ClassVar[type[FlextApiStream]] = WmsEntityStream
+    #: The base of ``protocol: graphql`` streams (a ``GraphqlStream`` subclass).
+    graphql_stream_class: ClassVar[type[FlextApiStream]] = ConfiguredGraphqlStream
 
     #: The directory of the ``--config`` file the CLI was given (see :meth:`cb_config`).
     cli_config_dir: ClassVar[Path | None] = None
@@ -252,7 +259,8 @@ class TapFlextApi(Tap, StreamHost):
         samples: dict[str, dict[str, Any]] = {}
         for definition in _parents_first(definitions):
             parent = classes.get(definition.parent_stream) if definition.parent_stream else None
-            cls = stream_class(definition, parent, base)
+            kind = self.graphql_stream_class if definition.protocol == "graphql" else base
+            cls = stream_class(definition, parent, kind)
             classes[definition.name] = cls
             schema = self._schema_for(definition, cls, samples, classes)
             streams.append(cls(self, schema=schema))

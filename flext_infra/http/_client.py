@@ -287,6 +287,14 @@ class FlextHttpClient:
         """``request("DELETE", url, ...)``."""
         return self.request("DELETE", url, **kwargs)
 
+    def hold(self, url: str, seconds: float, source: str) -> None:
+        """Hold every request to ``url``'s host for ``seconds``, as a ``Retry-After`` would.
+
+        For budgets a server reports in bodies (a GraphQL cost extension): the
+        caller reads the body and says how long the host needs.
+        """
+        self.rate_limiter.hold(host_of(url), seconds, source)
+
     # ---------------------------------------------------------------- inspection
     @property
     def httpx_client(self) -> Client:

@@ -42,6 +42,7 @@ from typing import Any
 from flext_infra.http._errors import CircuitOpenError, RetriableHTTPError, TotalTimeoutError
 from flext_infra.http._httpx import (
     BaseTransport,
+    ByteStream,
     ConnectError,
     ConnectTimeout,
     Request,
@@ -84,6 +85,22 @@ class RetryAdvice:
 
 #: Reads a response the status accepted; a :class:`RetryAdvice` asks for another attempt.
 RetryCheck = Callable[[Response], RetryAdvice | None]
+
+
+def _readable_copy(response: Response, request: Request) -> Response:
+    """A read copy of ``response`` for a ``retry_check``, leaving ``response`` unread.
+
+    The breaker layer below buffered the body, so this costs no I/O. The
+    original must stay unread: httpx records ``elapsed`` (which the SDK's
+    request metric reads) when the client itself reads and closes it.
+    """
+    stream = response.stream
+    raw = b"".join(stream) if isinstance(stream, ByteStream) else response.read()
+    copy = Response(
+        response.status_code, headers=response.headers, stream=ByteStream(raw), request=request
+    )
+    copy.read()  # decodes any Content-Encoding, as the real read will
+    return copy
 
 
 class RetryTransport(BaseTransport):
@@ -160,8 +177,7 @@ class RetryTransport(BaseTransport):
                 if response.status_code not in self.retry_statuses or not method_ok:
                     if check is None or response.status_code >= 300:
                         return response
-                    response.read()  # buffered by the breaker layer: no I/O here
-                    advice = check(response)
+                    advice = check(_readable_copy(response, request))
                     if advice is None:
                         return response
                     self._metrics.incr(host, "retriable_bodies")

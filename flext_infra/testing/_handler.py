@@ -176,11 +176,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if path == GRAPHQL_PATH:
                 answer = api.graphql.answer(method, body)
-                if answer.fault is not None:
-                    self._pending = (method, path, split.query, answer.fault)
-                if fault is not None:  # drop or truncate the body
+                if fault is not None:  # drop or truncate the body: logged as that
                     self._send_broken(ENCODER.encode(answer.payload), fault)
                     return
+                if answer.fault is not None:
+                    self._pending = (method, path, split.query, answer.fault)
                 self._send_json(answer.status, answer.payload, answer.headers)
                 return
             if method in ("POST", "PUT", "DELETE"):

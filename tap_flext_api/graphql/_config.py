@@ -32,6 +32,7 @@ GRAPHQL_KEYS = (
     "cost_path",
 )
 _PAGINATORS = ("none", "relay", "offset")
+_ON_PARTIAL: dict[str, OnPartialErrors] = {"fail": "fail", "warn": "warn", "reject": "reject"}
 #: ``$.data.<connection>.edges[*].node`` / ``.nodes``: the connection is what precedes.
 _CONNECTION = re.compile(r"^(\$\.data(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\.(?:edges\[\*\]\.node|nodes)")
 
@@ -88,12 +89,12 @@ class GraphqlSpec:
                        paginator.get("limit_param") or "limit"],
         }.get(paginator["type"], [])  # fmt: skip
         operation.check_variables(name, {*variables, *paging})
-        on_partial = raw.get("on_partial_errors") or "fail"
-        if on_partial not in ("fail", "warn", "reject"):
+        given = raw.get("on_partial_errors") or "fail"
+        if given not in _ON_PARTIAL:
             raise ValueError(
-                f"stream {name!r}: on_partial_errors must be fail, warn or reject, "
-                f"got {on_partial!r}"
+                f"stream {name!r}: on_partial_errors must be fail, warn or reject, got {given!r}"
             )
+        on_partial = _ON_PARTIAL[given]
         locator = RecordLocator.compile(records_path)
         if on_partial == "reject" and locator is None:
             raise ValueError(

@@ -14,6 +14,7 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -187,7 +188,8 @@ class CostGauge:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # Bodies decode numbers with a fraction as Decimal (exact records).
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
     return float(value)
 
