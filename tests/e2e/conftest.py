@@ -95,8 +95,8 @@ def assert_row_matches(source: dict[str, Any], row: dict[str, Any]) -> None:
         actual = row[name]
         if expected is None:
             assert actual is None, name
-        elif isinstance(expected, dict):
-            loaded = actual if isinstance(actual, dict) else json.loads(actual)
+        elif isinstance(expected, dict | list):
+            loaded = actual if isinstance(actual, dict | list) else json.loads(actual)
             assert loaded == expected, name
         elif isinstance(expected, bool):
             assert actual is not None, name

@@ -46,6 +46,23 @@ def test_about_json_marks_secrets_and_advertises_only_working_capabilities() -> 
     }  # fmt: skip
 
 
+def test_about_json_documents_the_graphql_stream_settings() -> None:
+    """--about lists protocol, query, variables, error and cost settings, and relay options."""
+    about = json.loads(_about("json"))
+    stream = about["settings"]["properties"]["streams"]["items"]["properties"]
+    for name in (
+        "protocol", "query", "query_file", "operation_name", "variables",
+        "on_partial_errors", "retriable_error_codes", "cost_path",
+    ):  # fmt: skip
+        assert stream[name]["description"], name
+    assert stream["protocol"]["enum"] == ["rest", "graphql"]
+    assert stream["on_partial_errors"]["enum"] == ["fail", "warn", "reject"]
+    paginator = stream["paginator"]["properties"]
+    assert "relay" in paginator["type"]["enum"]
+    assert paginator["page_info_path"]["description"] and paginator["cursor_variable"]["description"]
+    assert about["settings"]["properties"]["reject_path"]["description"]
+
+
 def test_about_with_a_config_never_prints_secret_values(api: SampleApi, tmp_path: Path) -> None:
     """--about given a config with secrets shows none of their values."""
     config = tmp_path / "config.json"
