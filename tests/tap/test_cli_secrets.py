@@ -59,7 +59,8 @@ def test_about_json_documents_the_graphql_stream_settings() -> None:
     assert stream["on_partial_errors"]["enum"] == ["fail", "warn", "reject"]
     paginator = stream["paginator"]["properties"]
     assert "relay" in paginator["type"]["enum"]
-    assert paginator["page_info_path"]["description"] and paginator["cursor_variable"]["description"]
+    assert paginator["page_info_path"]["description"]
+    assert paginator["cursor_variable"]["description"]
     assert about["settings"]["properties"]["reject_path"]["description"]
 
 
