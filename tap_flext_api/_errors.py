@@ -73,7 +73,25 @@ class StreamFatalError(RequestFailure, FatalAPIError):
         return cls(stream, error.url or url, error.status, error.attempts or 1, reason)
 
 
-class GraphqlResponseError(StreamFatalError):
+class _GraphqlProblems:
+    """What the GraphQL errors share: the answer's problems, quoted redacted in the message."""
+
+    problems: tuple[GraphqlProblem, ...]
+
+    def __init__(
+        self,
+        stream: str,
+        url: str,
+        status: int | None,
+        attempts: int,
+        reason: str,
+        problems: Iterable[GraphqlProblem],
+    ) -> None:
+        self.problems = tuple(problems)
+        super().__init__(stream, url, status, attempts, redact(reason))  # type: ignore[call-arg]
+
+
+class GraphqlResponseError(_GraphqlProblems, StreamFatalError):
     """A GraphQL answer whose errors end the run (they arrived inside a 200).
 
     Errors without data; partial data under ``on_partial_errors: fail``; or,
@@ -85,37 +103,13 @@ class GraphqlResponseError(StreamFatalError):
         problems: Every GraphQL error of the answer.
     """
 
-    def __init__(
-        self,
-        stream: str,
-        url: str,
-        status: int | None,
-        attempts: int,
-        reason: str,
-        problems: Iterable[GraphqlProblem],
-    ) -> None:
-        self.problems = tuple(problems)
-        super().__init__(stream, url, status, attempts, redact(reason))
 
-
-class GraphqlThrottledError(StreamRetriableError):
+class GraphqlThrottledError(_GraphqlProblems, StreamRetriableError):
     """Errors the stream marks retriable (``THROTTLED``) outlived the HTTP client's retries.
 
     Attributes:
         problems: Every GraphQL error of the last answer.
     """
-
-    def __init__(
-        self,
-        stream: str,
-        url: str,
-        status: int | None,
-        attempts: int,
-        reason: str,
-        problems: Iterable[GraphqlProblem],
-    ) -> None:
-        self.problems = tuple(problems)
-        super().__init__(stream, url, status, attempts, redact(reason))
 
 
 def request_error(
