@@ -240,3 +240,18 @@ def test_relay_pages_follow_end_cursor_and_refuse_a_missing_page_info() -> None:
         paginator.next(page(None), PageRequest())
     with pytest.raises(PaginationError, match="hasNextPage but gives no endCursor"):
         paginator.next(page({"hasNextPage": True, "endCursor": None}), PageRequest())
+
+
+def test_a_relative_query_file_is_read_beside_the_config_file(tmp_path: Path) -> None:
+    """Run from elsewhere, the tap finds query_file next to the --config file it was given."""
+    from flext_infra.testing import SampleApi
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "orders.graphql").write_text(QUERY)
+    with SampleApi(records=5) as api:
+        config = {"base_url": api.base_url, "streams": [stream(query=None,
+                  query_file="orders.graphql")]}  # fmt: skip
+        run = run_subprocess(config, "--discover", tmp=conf)  # the working directory is tmp_path
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert json.loads(run.stdout)["streams"][0]["tap_stream_id"] == "orders"  # type: ignore[attr-defined]
