@@ -139,3 +139,29 @@ def test_catalog_forced_full_table_reads_everything(api: SampleApi) -> None:
     assert run.error is None, run.error
     assert sorted(run.ids("order_hdr")) == list(range(1, 121))
     assert all("mod_ts__gte" not in r.query for r in api.requests)
+
+
+def test_rest_params_take_the_bookmark_and_page_size_placeholders(api: SampleApi) -> None:
+    """{bookmark} and {page_size} fill REST params; with no bookmark yet the param is left out."""
+    stream = generic_stream(
+        "cursor",
+        records_path="$.data",
+        replication_key="updated_at",
+        is_sorted=True,
+        params={"limit": "{page_size}", "ordering": "updated_at", "updated_at__gte": "{bookmark}"},
+        paginator={"type": "cursor", "cursor_path": "$.next_cursor", "page_size": 40},
+    )
+    config = {"base_url": api.base_url, "username": USER, "password": PASSWORD, "streams": [stream]}
+    first = run_in_process(config)
+    assert first.error is None, first.error
+    assert first.ids("items_cursor") == list(range(1, 121))
+    queries = [r.query for r in api.requests.matching("/generic/cursor/items")]
+    assert all("limit=40" in q and "updated_at__gte" not in q for q in queries)
+    api.requests.clear()
+    api.modify_records("items", ids=[3])
+    second = run_in_process(config, state=first.state)
+    assert second.error is None, second.error
+    assert second.ids("items_cursor") == [120, 3]
+    # The sync's request (after the page sampled at discovery for the schema).
+    query = api.requests.matching("/generic/cursor/items")[-1].query
+    assert "updated_at__gte=2024-01-01T00%3A02%3A00%2B00%3A00" in query and "limit=40" in query
