@@ -47,6 +47,8 @@ class Faults:
             null``), one error per root field with its message, location and path.
         graphql_partial_next: The next N GraphQL answers carry partial data: one
             nullable field of one record (mid-page) fails, with its path.
+        graphql_partial_field: The field that fails instead (any field the query
+            reads); a non-null one nulls the whole record, as GraphQL does.
         graphql_throttle_next: The next N GraphQL answers are ``THROTTLED`` errors
             with a Shopify-style ``extensions.cost.throttleStatus``.
         graphql_throttle_ratio: A share (0..1) of GraphQL answers are ``THROTTLED``.
@@ -75,6 +77,7 @@ class Faults:
     seed: int = 0
     graphql_errors_next: int = 0
     graphql_partial_next: int = 0
+    graphql_partial_field: str | None = None
     graphql_throttle_next: int = 0
     graphql_throttle_ratio: float = 0.0
     graphql_cost: tuple[float, float] | None = None

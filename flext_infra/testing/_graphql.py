@@ -425,7 +425,9 @@ class GraphqlEndpoint:
         ids = view[start : start + size]
         records = [table.record(i, ctx) for i in ids]
         if info.context.get("partial") and records:
-            records[len(records) // 2] = _failing_record(spec, records[len(records) // 2])
+            middle = len(records) // 2
+            only = self._injector.faults.graphql_partial_field
+            records[middle] = _failing_record(spec, records[middle], only)
         cursors = [_encode_cursor(keyfn(i), ordering) for i in ids]
         return {
             "edges": [{"cursor": c, "node": r} for c, r in zip(cursors, records, strict=True)],
@@ -440,13 +442,16 @@ class GraphqlEndpoint:
         }
 
 
-def _failing_record(spec: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:
+def _failing_record(
+    spec: EntitySpec, record: dict[str, Any], only: str | None = None
+) -> dict[str, Any]:
     """A copy of ``record`` whose first nullable field the query reads fails to resolve.
 
     graphql-core's default resolver calls a callable value, so each nullable
-    field becomes a function; the first one called raises, the rest return
-    their value. The error then carries the field's path, its value is null,
-    and the rest of the page is intact.
+    field (or just ``only``) becomes a function; the first one called raises,
+    the rest return their value. The error then carries the field's path, its
+    value is null (a non-null field nulls the record), and the rest of the
+    page is intact.
     """
     failed: list[str] = []
     rigged = dict(record)
@@ -466,7 +471,8 @@ def _failing_record(spec: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:
         return resolve
 
     for spec_field in spec.fields:
-        if spec_field.nullable and spec_field.name in record:
+        wanted = spec_field.name == only if only is not None else spec_field.nullable
+        if wanted and spec_field.name in record:
             rigged[spec_field.name] = resolver(spec_field, record[spec_field.name])
     return rigged
 

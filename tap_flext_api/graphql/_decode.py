@@ -35,7 +35,7 @@ __all__ = ["GraphqlPageDecoder"]
 ALWAYS_KEPT = ("$.errors", "$.extensions")
 _RECORDS = object()
 _KEPT = object()
-_NULL = b"null"
+_NULL_RAW = msgspec.Raw(b"null")
 
 
 class _Layout:
@@ -82,14 +82,11 @@ class _Layout:
         items = found[0]
         if items is None:
             return body, None
-        records = []
-        for item in items:
-            record: Any = item
-            for _ in self.inside:
-                record = None if record is None else record.f0
-            if isinstance(record, msgspec.Raw) and bytes(record) == _NULL:
-                record = None
-            records.append(record)
+        records: list[Any] = items
+        for _ in self.inside:  # edges[*].node: one wrapper per level
+            records = [None if r is None else r.f0 for r in records]
+        if self.item is msgspec.Raw:  # a Raw cannot be None: a nulled record is `null`
+            records = [None if r is not None and r == _NULL_RAW else r for r in records]
         return body, records
 
     def _unpack(self, obj: Any, tree: dict[str, Any], found: list[list[Any] | None]) -> Any:

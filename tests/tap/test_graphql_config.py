@@ -255,3 +255,37 @@ def test_a_relative_query_file_is_read_beside_the_config_file(tmp_path: Path) ->
         run = run_subprocess(config, "--discover", tmp=conf)  # the working directory is tmp_path
         assert run.returncode == 0, run.stderr[-2000:]
         assert json.loads(run.stdout)["streams"][0]["tap_stream_id"] == "orders"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["one-pass", "decoded"])
+@pytest.mark.parametrize(
+    ("records_path", "data"),
+    [
+        ("$.data.items.edges[*].node",
+         {"items": {"edges": [{"node": {"id": 1}}, {"node": None}, {"node": {"id": 3}}],
+                    "pageInfo": {"hasNextPage": False, "endCursor": "c"}}}),
+        ("$.data.items.nodes",
+         {"items": {"nodes": [{"id": 1}, None, {"id": 3}],
+                    "pageInfo": {"hasNextPage": False, "endCursor": "c"}}}),
+    ],
+)  # fmt: skip
+def test_a_graphql_page_keeps_nulled_records_in_place_and_the_paths_around_them(
+    records_path: str, data: dict[str, Any], raw: bool
+) -> None:
+    """Records keep their index (a nulled node is None); pageInfo, errors and cost are kept."""
+    from tap_flext_api.graphql._decode import GraphqlPageDecoder
+
+    decoder = GraphqlPageDecoder(
+        records_path, schema=None, replication_key=None,
+        body_paths=("$.data.items.pageInfo",), kept_paths=("$.extensions.cost",),
+    )  # fmt: skip
+    body = {"data": data, "errors": [{"message": "x", "path": ["items"]}],
+            "extensions": {"cost": {"requestedQueryCost": 5}}}  # fmt: skip
+    page = decoder.decode("u", 200, {}, json.dumps(body).encode(), raw=raw)
+    assert page.form == ("raw" if raw else "decoded")
+    records = [None if r is None else json.loads(bytes(r)) if raw else r for r in page.records]
+    assert records == [{"id": 1}, None, {"id": 3}]
+    assert page.body["data"]["items"]["pageInfo"] == {"hasNextPage": False, "endCursor": "c"}
+    assert page.body["errors"] == body["errors"]
+    assert page.body["extensions"] == body["extensions"]
+    assert decoder.container(page.body) is not None

@@ -403,3 +403,27 @@ def test_a_graphql_parent_feeds_a_rest_child() -> None:
         ]
         paths = [r.path for r in api.requests.matching("/wms/lgfapi/v10/entity/order_hdr/")]
         assert paths == [f"/wms/lgfapi/v10/entity/order_hdr/{i}/" for i in range(1, 8)]
+
+
+@pytest.mark.parametrize("policy", ["warn", "reject"])
+def test_a_record_graphql_nulled_is_dropped_and_counted_or_rejected(
+    api: SampleApi, tmp_path: Path, policy: str
+) -> None:
+    """An error on a non-null field nulls the node: warn drops and counts it, reject stores it."""
+    api.set_faults(graphql_partial_next=1, graphql_partial_field="name")
+    stream = items_stream(on_partial_errors=policy)
+    run = run_in_process(config(api, stream, reject_path=str(tmp_path)), keep_tap=True)
+    assert run.error is None, run.error
+    assert run.ids("gql_items") == [i for i in range(1, 96) if i != 11]
+    assert run.tap is not None
+    gql = run.tap.streams["gql_items"]
+    rejects = run.tap.rejects.read()
+    if policy == "warn":
+        assert gql.nulled == 1 and rejects == []
+    else:
+        assert gql.nulled == 0
+        (reject,) = rejects
+        assert (
+            reject["field"] == "name" and reject["record"] == {} and reject["key"] == {"id": None}
+        )
+        assert "could not load 'name' of items 11" in reject["reason"]
