@@ -228,3 +228,37 @@ def test_only_the_dagster_package_and_its_module_import_dagster() -> None:
                 if any(n.split(".")[0].startswith("dagster") for n in names):
                     importers.append(str(path.relative_to(ROOT)))
     assert importers == []
+
+
+BRIDGED = """\
+default_environment: dev
+environments:
+- name: dev
+plugins:
+  extractors:
+  - {name: tap-x, config: {entities: [a]}}
+  - {name: tap-x--b, inherit_from: tap-x, config: {entities: [b]}}
+  - {name: tap-z, config: {entities: [z]}}
+  loaders:
+  - {name: target-y}
+jobs:
+- {name: only-a, tasks: [tap-x target-y]}
+- {name: only-b, tasks: [tap-x--b target-y]}
+- {name: only-z, tasks: [tap-z target-y]}
+- {name: a-and-b, tasks: [tap-x target-y, tap-x--b target-y]}
+"""
+
+
+def test_jobs_sharing_tables_share_a_multi_asset_and_others_get_their_own(
+    tmp_path: Path,
+) -> None:
+    """a and b join through the job loading both; z stays apart, under its own op."""
+    defs = flext_definitions(_project(tmp_path, BRIDGED))
+    dg.Definitions.validate_loadable(defs)
+    owners = {
+        tuple(sorted(k.path[-1] for k in a.keys)): a.op.name
+        for a in defs.assets or []
+        if isinstance(a, dg.AssetsDefinition)
+    }
+    assert owners == {("a", "b"): "tap_x_to_target_y", ("z",): "tap_z_to_target_y"}
+    assert _selected_tables(defs, "a_and_b") == {"a", "b"}
