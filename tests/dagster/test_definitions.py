@@ -10,9 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from flext_infra._environment import Environment
 from flext_infra._errors import ConfigurationError
-from flext_infra.orchestration import MeltanoProject
+from flext_infra.orchestration import MeltanoProject, ProjectSettings
 from flext_infra.orchestration.dagster import MELTANO_JOB_TAG, flext_definitions
+from flext_infra.orchestration.dagster._resource import flext_environment
 from tests.dagster.conftest import OP, ROOT, RULES
 
 WMS_TABLES = {"wms_allocation", "wms_order_hdr", "wms_order_dtl"}
@@ -262,3 +264,15 @@ def test_jobs_sharing_tables_share_a_multi_asset_and_others_get_their_own(
     }
     assert owners == {("a", "b"): "tap_x_to_target_y", ("z",): "tap_z_to_target_y"}
     assert _selected_tables(defs, "a_and_b") == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "flext"),
+    [("dev", "development"), ("test", "test"), ("staging", "staging"), ("prod", "production")],
+)
+def test_each_meltano_environment_runs_with_its_flext_environment(
+    environment: str, flext: str
+) -> None:
+    """The runs' services use the FLEXT_ENVIRONMENT that meltano.yml's environment sets."""
+    settings = ProjectSettings(MeltanoProject(ROOT), environment)
+    assert flext_environment(settings) is Environment(flext)

@@ -71,7 +71,7 @@ def test_incremental_sync_job_materializes_every_wms_table(
             entity, count, count, 0,
         )  # fmt: skip
         assert m["meltano_job"] == "incremental-sync-job"
-        assert m["meltano_environment"] == "test"
+        assert (m["meltano_environment"], m["flext_environment"]) == ("test", "test")
         assert m["details"] == f"flext runs show {run_id}"
         assert m["duration_s"] > 0
     record = run_env.ledger.get_run(run_id)
@@ -129,32 +129,43 @@ def test_a_broken_reject_ratio_fails_its_check_with_the_numbers(
 def test_two_materializations_at_once_one_runs_the_other_is_refused(
     run_env: RunEnv, api: SampleApi
 ) -> None:
-    """While one run holds the job's lock, a second fails with the holder's message."""
-    api.set_faults(Faults(slow_s=0.3))  # keeps the first run busy while the second starts
+    """While a run holds its job's lock a second run of it fails with the holder's message,
+    and another per-entity job runs beside it."""
+    api.set_faults(Faults(slow_s=0.3))  # keeps the first run busy while the others start
     outcome: dict[str, dg.ExecuteInProcessResult] = {}
 
-    def first() -> None:
+    def run(key: str, job: str) -> None:
         with dg.DagsterInstance.ephemeral() as own:
-            outcome["first"] = _execute("allocation_incremental_sync", own, ok=False)
+            outcome[key] = _execute(job, own, ok=False)
 
-    thread = threading.Thread(target=first)
-    thread.start()
+    first = threading.Thread(target=run, args=("first", "allocation_incremental_sync"))
+    first.start()
     ledger = run_env.ledger
     deadline = time.monotonic() + 120
     holder = []
-    while not holder and time.monotonic() < deadline and thread.is_alive():
+    while not holder and time.monotonic() < deadline and first.is_alive():
         holder = ledger.list_runs(job="allocation-incremental-sync", status=RunStatus.RUNNING)
         time.sleep(0.1)
     assert holder, "the first run never started"
-    with dg.DagsterInstance.ephemeral() as own:
-        second = _execute("allocation_incremental_sync", own, ok=False)
-    thread.join(timeout=300)
+    beside = threading.Thread(target=run, args=("beside", "order_hdr_incremental_sync"))
+    beside.start()
+    run("second", "allocation_incremental_sync")
+    first.join(timeout=300)
+    beside.join(timeout=300)
+    second = outcome["second"]
     assert not second.success
     message = _failure(second)
     assert "refused" in message
     assert "job allocation-incremental-sync is already running" in message
     assert holder[0].run_id in message
     assert outcome["first"].success
-    assert run_env.counts("allocation") == {"allocation": COUNTS["allocation"]}
-    statuses = sorted(str(r.status) for r in ledger.list_runs(job="allocation-incremental-sync"))
-    assert statuses == ["refused", "succeeded"]
+    assert outcome["beside"].success
+    assert run_env.counts("allocation", "order_hdr") == {
+        "allocation": COUNTS["allocation"], "order_hdr": COUNTS["order_hdr"],
+    }  # fmt: skip
+    runs = {str(r.status): r for r in ledger.list_runs(job="allocation-incremental-sync")}
+    assert set(runs) == {"refused", "succeeded"}
+    held, [other] = runs["succeeded"], ledger.list_runs(job="order-hdr-incremental-sync")
+    assert other.status is RunStatus.SUCCEEDED
+    assert held.ended_at is not None and other.ended_at is not None
+    assert other.started_at < held.ended_at and held.started_at < other.ended_at  # side by side
