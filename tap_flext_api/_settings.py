@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from singer_sdk import typing as th
 
+from tap_flext_api._batch import check_batch_config
 from tap_flext_api.graphql import GRAPHQL_KEYS, GraphqlSpec
 
 DEFAULT_PAGE_SIZE = 1000
@@ -353,6 +354,7 @@ class TapSettings:
         base_url = config.get("base_url") or config.get("api_url")
         if not base_url:
             raise ValueError("base_url (or api_url) is required")
+        check_batch_config(config)
         entities = tuple(config.get("entities") or DEFAULT_WMS_ENTITIES)
         discover_all = bool(config.get("discover_all_entities", False)) or entities == ("*",)
         timeout = config.get("request_timeout", config.get("timeout"))

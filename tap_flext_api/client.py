@@ -38,6 +38,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import PageContext
 
 from flext_infra.observability import get_logger, log_context
+from tap_flext_api._batch import batch_config
 from tap_flext_api._bookmarks import (
     advance_bookmark,
     as_floor,
@@ -57,6 +58,7 @@ from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.pagination import Page, PageRequest, Paginator, build_paginator
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
     from flext_infra.http import Response
@@ -366,6 +368,10 @@ class FlextApiStream(RESTStream[PageRequest]):
             skipped=sum(self.skipped.values()), fast_path=self.used_fast_path,
             raw_pages=self.raw_pages,
         )  # fmt: skip
+
+    def get_batch_config(self, config: Mapping[str, Any]) -> BatchConfig | None:
+        """The SDK's BATCH config, with S3 credentials for an s3:// root (``_batch.py``)."""
+        return batch_config(config)
 
     # ------------------------------------------------------------ the record loops
     def _sync_records(

@@ -63,7 +63,7 @@ class TapFlextApi(Tap, StreamHost):
     # Discovery reads the API (entity list, describe), so --discover validates config.
     dynamic_catalog = True
     message_writer_class = FastSingerWriter
-    #: Only what is implemented and tested (no BATCH, no ACTIVATE_VERSION).
+    #: Only what is implemented and tested (BATCH: JSONL + gzip; no ACTIVATE_VERSION).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.DISCOVER,
@@ -72,6 +72,7 @@ class TapFlextApi(Tap, StreamHost):
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
+        PluginCapabilities.BATCH,
     ]
 
     #: Base classes of the generated streams; a subclass of the tap may point

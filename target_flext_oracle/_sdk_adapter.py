@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 CHECKED_SDK_VERSIONS: tuple[str, ...] = ("0.54",)
 
 #: SDK methods replaced here, or whose behaviour this module builds on (``drain_all``
-#: calls ``_write_state_message``; ``start_drain`` hands over the batch context), as
+#: calls ``_write_state_message``; ``start_drain`` hands over the batch context;
+#: ``_process_batch_message`` hands BATCH files to ``Sink.process_batch_files``), as
 #: ``module.Class.method`` under ``singer_sdk``. The test fingerprints their source.
 SDK_METHODS_CHECKED: tuple[str, ...] = (
     "target_base.Target._process_record_message",
@@ -60,6 +61,7 @@ SDK_METHODS_CHECKED: tuple[str, ...] = (
     "target_base.Target._write_state_message",
     "target_base.Target.drain_one",
     "target_base.Target.drain_all",
+    "target_base.Target._process_batch_message",
     "plugin_base.BaseSingerReader.process_lines",
     "sinks.core.Sink._add_sdc_metadata_to_record",
     "sinks.core.Sink._get_context",

@@ -11,13 +11,15 @@ stream, the batch's record range and input lines, and the cause.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sql import SQLSink
 
 from flext_infra.observability import get_logger
+from flext_infra.runtime import current_settings
+from target_flext_oracle._batch_files import batch_records
 from target_flext_oracle._converters import Reject, compile_row_builder, make_converter
 from target_flext_oracle._errors import BatchLoadError, TargetError
 from target_flext_oracle._host import SinkHost
@@ -33,6 +35,7 @@ from target_flext_oracle._settings import LoadMethod
 from target_flext_oracle.connector import FlextConnector
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
     from singer_sdk.target_base import Target
 
     from flext_infra.quality import DataValidator
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 log = get_logger("target_flext_oracle.sink")
 
 _DELETED_AT = "_sdc_deleted_at"
+#: The message of a record read from a BATCH file (no time_extracted, no version).
+_NO_MESSAGE: dict[str, Any] = {}
 
 
 class FlextSink(SQLSink[FlextConnector]):
@@ -361,6 +366,16 @@ class FlextSink(SQLSink[FlextConnector]):
     def has_pending_rows(self) -> bool:
         """True while rows wait for a batch commit."""
         return bool(self._rows)
+
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files: Sequence[str]) -> None:
+        """A BATCH message: each record of its files is taken as a RECORD would be.
+
+        Same conversion, rejects, batches and commits, so the table is the same
+        whichever way the tap sent the records (``_batch_files``).
+        """
+        for record in batch_records(encoding, files, s3=current_settings().s3):
+            if self.accept(record, _NO_MESSAGE, None):
+                self.host.drain_now(self)
 
     def activate_version(self, new_version: int) -> None:
         """Soft-delete (or with ``hard_delete`` delete) rows of older table versions."""

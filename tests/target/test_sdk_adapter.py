@@ -26,6 +26,7 @@ FINGERPRINTS = {
     "target_base.Target._write_state_message": "867b5018110d0a28",
     "target_base.Target.drain_one": "3f051bf65645a1e3",
     "target_base.Target.drain_all": "69fef514717f3935",
+    "target_base.Target._process_batch_message": "6160b5b6cd8bac57",
     "plugin_base.BaseSingerReader.process_lines": "98b9673cb8eec971",
     "sinks.core.Sink._add_sdc_metadata_to_record": "14aa4c862af29832",
     "sinks.core.Sink._get_context": "a7d5f6a807527099",
