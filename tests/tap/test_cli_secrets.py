@@ -43,6 +43,7 @@ def test_about_json_marks_secrets_and_advertises_only_working_capabilities() -> 
     assert all(properties[s].get("secret") is True for s in SECRETS)
     assert set(about["capabilities"]) == {
         "about", "catalog", "discover", "state", "test", "stream-maps", "schema-flattening",
+        "batch",
     }  # fmt: skip
 
 
