@@ -17,7 +17,14 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from flext_infra.http import FlextHttpClient, HttpClientConfig, HttpError, create_http_client
 from flext_infra.observability import configure_logging, get_logger, redactor
-from flext_infra.runtime import current_settings, run_plugin_cli, tune_gc_for_cli
+from flext_infra.runs import StreamRun
+from flext_infra.runtime import (
+    RuntimeSignals,
+    current_settings,
+    report_streams,
+    run_plugin_cli,
+    tune_gc_for_cli,
+)
 from flext_infra.settings import FlextSettings
 from tap_flext_api._bookmarks import field_value
 from tap_flext_api._errors import StreamFatalError, request_error
@@ -47,7 +54,7 @@ log = get_logger("tap_flext_api")
 _SECRET_SETTINGS = ("password", "bearer_token", "api_key", "oauth2_client_secret")
 
 
-class TapFlextApi(Tap, StreamHost):
+class TapFlextApi(RuntimeSignals, Tap, StreamHost):
     """Singer tap for JSON REST APIs, configured declaratively, with an Oracle WMS profile.
 
     Streams come from the `streams` setting (profile generic) or from the Oracle
@@ -112,6 +119,34 @@ class TapFlextApi(Tap, StreamHost):
         self._rejects: RejectStore | None = None
         self._infra_settings: FlextSettings
         super().__init__(**kwargs)
+        self._bookmarks_before = self._bookmarks()
+        report_streams(self._ledger_streams)
+
+    # ---------------------------------------------------------------- run ledger
+    def _bookmarks(self) -> dict[str, str]:
+        """Each stream's replication bookmark in the tap's state, as text."""
+        out: dict[str, str] = {}
+        for name, entry in (self.state.get("bookmarks") or {}).items():
+            value = entry.get("replication_key_value") if isinstance(entry, dict) else None
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+    def _ledger_streams(self) -> list[StreamRun]:
+        """What the runtime records for this run beyond record counts: bookmarks, retries, 429s."""
+        after = self._bookmarks()
+        http = self._client.metrics_by_stream() if self._client is not None else {}
+        names = set(self._bookmarks_before) | set(after) | set(http)
+        return [
+            StreamRun(
+                name,
+                retries=http.get(name, {}).get("retries", 0),
+                rate_limited=http.get(name, {}).get("status_429", 0),
+                bookmark_before=self._bookmarks_before.get(name),
+                bookmark_after=after.get(name),
+            )
+            for name in sorted(names)
+        ]
 
     # ---------------------------------------------------------------- settings
     @property

@@ -18,7 +18,7 @@ from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sql import SQLSink
 
 from flext_infra.observability import get_logger
-from flext_infra.runtime import current_settings
+from flext_infra.runtime import current_settings, current_tally
 from target_flext_oracle._batch_files import batch_records
 from target_flext_oracle._converters import Reject, compile_row_builder, make_converter
 from target_flext_oracle._errors import BatchLoadError, TargetError
@@ -285,6 +285,7 @@ class FlextSink(SQLSink[FlextConnector]):
             self.connector.forget(self.load_ref)
             raise BatchLoadError(self.stream_name, first, last, first_line, last_line, exc) from exc
         self.batches_committed += 1
+        current_tally().add(self.stream_name, loaded=len(rows))  # the run ledger's count
         log.info(
             "target.batch_committed",
             stream=self.stream_name,

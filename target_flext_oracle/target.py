@@ -28,7 +28,13 @@ from singer_sdk.sinks import Sink
 
 from flext_infra.observability import configure_logging, get_logger
 from flext_infra.quality import DataValidator, RejectStore, current_run_id
-from flext_infra.runtime import current_settings, run_plugin_cli, tune_gc_for_cli
+from flext_infra.runtime import (
+    RuntimeSignals,
+    current_settings,
+    current_tally,
+    run_plugin_cli,
+    tune_gc_for_cli,
+)
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._plan import TableRef
 from target_flext_oracle._reader import FastSingerReader
@@ -50,7 +56,7 @@ def _write_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
-class TargetFlextOracle(SdkTargetAdapter):
+class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
     """Singer target for Oracle, PostgreSQL and SQLite (the embedded default)."""
 
     name = "target-flext-oracle"
@@ -148,6 +154,7 @@ class TargetFlextOracle(SdkTargetAdapter):
             TargetError: more rejects than ``max_rejects``.
         """
         self.reject_count += 1
+        current_tally().add(stream, rejects=1)
         where = f"input line {line}: {reason}" if line else reason
         self.rejects.reject(stream, record, field, where, key)
         limit = self.target_connector.settings.max_rejects

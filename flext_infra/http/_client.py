@@ -309,6 +309,10 @@ class FlextHttpClient:
             snapshot.setdefault(host, {})["breaker_state"] = state
         return snapshot
 
+    def metrics_by_stream(self) -> dict[str, dict[str, int]]:
+        """Retries and 429s per stream (the ``stream`` bound to the log context at the time)."""
+        return self._metrics.by_stream()
+
     def breaker_states(self) -> dict[str, str]:
         """Each host's circuit breaker state (``closed``, ``open``, ``half_open``)."""
         return self._breakers.states()

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import structlog
+
 from flext_infra.http._httpx import URL, Request
 from flext_infra.observability import MASK, get_logger
 
@@ -134,11 +136,22 @@ class _Host:
         self.latencies: deque[float] = deque(maxlen=10_000)
 
 
+#: Counters also kept per stream (the ``stream`` bound to the log context), for the
+#: run ledger's per-stream retries and 429s. Rare events: the lookup costs nothing.
+_PER_STREAM = frozenset({"retries", "status_429"})
+
+
+def _bound_stream() -> str | None:
+    stream = structlog.contextvars.get_contextvars().get("stream")
+    return str(stream) if stream else None
+
+
 class HttpMetrics:
     """Per-host counters, wait sums and latency percentiles (thread-safe)."""
 
     def __init__(self) -> None:
         self._hosts: dict[str, _Host] = {}
+        self._streams: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._lock = threading.Lock()
 
     def _host(self, host: str) -> _Host:
@@ -148,9 +161,12 @@ class HttpMetrics:
         return found
 
     def incr(self, host: str, name: str, n: int = 1) -> None:
-        """Add ``n`` to counter ``name`` of ``host``."""
+        """Add ``n`` to counter ``name`` of ``host`` (and of the bound stream, for some)."""
+        stream = _bound_stream() if name in _PER_STREAM else None
         with self._lock:
             self._host(host).counters[name] += n
+            if stream is not None:
+                self._streams[stream][name] += n
 
     def add(self, host: str, name: str, value: float) -> None:
         """Add ``value`` to the sum ``name`` (seconds waited, say)."""
@@ -164,11 +180,21 @@ class HttpMetrics:
 
     def status(self, host: str, status: int) -> None:
         """Count a response by class (and 429s on their own)."""
+        stream = _bound_stream() if status == 429 else None
         with self._lock:
             counters = self._host(host).counters
             counters[f"responses_{status // 100}xx"] += 1
             if status == 429:
                 counters["status_429"] += 1
+                if stream is not None:
+                    self._streams[stream]["status_429"] += 1
+
+    def by_stream(self) -> dict[str, dict[str, int]]:
+        """Retries and 429s per stream (requests made while a ``stream`` was bound to the logs)."""
+        with self._lock:
+            return {
+                s: {n: c.get(n, 0) for n in sorted(_PER_STREAM)} for s, c in self._streams.items()
+            }
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every host's counters, sums and latency percentiles (ms), as plain data."""

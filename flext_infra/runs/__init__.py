@@ -29,6 +29,7 @@ from flext_infra.runs._models import (
 )
 from flext_infra.runs._open import open_ledger
 from flext_infra.runs._store import LedgerStore
+from flext_infra.runs._tally import StreamTally
 
 __all__ = [
     "Heartbeat",
@@ -42,6 +43,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "StreamRun",
+    "StreamTally",
     "Trigger",
     "advisory_key",
     "describe_holder",

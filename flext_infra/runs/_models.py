@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 from dataclasses import dataclass, field
@@ -73,7 +72,7 @@ class StreamRun:
     bookmark_after: str | None = None
 
     def merged(self, other: StreamRun) -> StreamRun:
-        """Counts added, bookmarks taken from ``other`` where it has them."""
+        """Counts added; the first bookmark before, the last bookmark after."""
         return StreamRun(
             self.stream,
             self.records_read + other.records_read,
@@ -81,7 +80,7 @@ class StreamRun:
             self.rejects + other.rejects,
             self.retries + other.retries,
             self.rate_limited + other.rate_limited,
-            other.bookmark_before if other.bookmark_before is not None else self.bookmark_before,
+            self.bookmark_before if self.bookmark_before is not None else other.bookmark_before,
             other.bookmark_after if other.bookmark_after is not None else self.bookmark_after,
         )
 
@@ -235,6 +234,8 @@ def current_host() -> str:
 
 def current_os_user() -> str:
     """The operating-system user running this process."""
+    import getpass  # its terminal imports are needed here only
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers with an arbitrary uid)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -221,7 +220,9 @@ def sqlite_connect(path: Path, busy_timeout_s: float = 30.0) -> Connect:
     """Connections to an SQLite file (WAL, busy timeout), without SQLAlchemy."""
 
     @contextlib.contextmanager
-    def connect() -> Iterator[sqlite3.Connection]:
+    def connect() -> Iterator[Any]:
+        import sqlite3  # only when the ledger is SQLite: the plugins import it lazily too
+
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=False)
         try:

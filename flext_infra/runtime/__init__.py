@@ -2,23 +2,31 @@
 
 from flext_infra.runtime._plugin import (
     PluginRun,
+    RuntimeSignals,
     current_run,
     current_settings,
+    current_tally,
     is_sync_invocation,
     plugin_run,
+    report_streams,
     run_plugin_cli,
     tune_gc_for_cli,
 )
+from flext_infra.runtime._recorder import PluginRecorder
 from flext_infra.runtime._signals import STOP_SIGNALS, Terminated, signal_name, stop_on_signals
 
 __all__ = [
     "STOP_SIGNALS",
+    "PluginRecorder",
     "PluginRun",
+    "RuntimeSignals",
     "Terminated",
     "current_run",
     "current_settings",
+    "current_tally",
     "is_sync_invocation",
     "plugin_run",
+    "report_streams",
     "run_plugin_cli",
     "signal_name",
     "stop_on_signals",

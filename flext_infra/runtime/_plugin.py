@@ -14,6 +14,13 @@ A tap or target's console script runs inside :func:`plugin_run`:
   nothing.
 
 ``--about``, ``--help`` and ``--version`` get the container but never alert.
+
+A sync also records its own row in the run ledger (``PluginRecorder``): the
+plugin adds to :func:`current_tally` and may register a hook with
+:func:`report_streams` for what it knows only at the end (the tap's bookmarks).
+The console script (:func:`run_plugin_cli`) turns SIGTERM and SIGINT into
+:class:`~flext_infra.runtime.Terminated` in the main thread; the run is then
+recorded as terminated, alerts, and the process exits 143 or 130.
 """
 
 from __future__ import annotations
@@ -25,12 +32,15 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
 from flext_infra.observability import bind_context, configure_logging, get_logger
+from flext_infra.runs import RunKind, StreamTally
+from flext_infra.runtime._recorder import PluginRecorder, StreamsHook
+from flext_infra.runtime._signals import Terminated, stop_on_signals
 from flext_infra.settings import FlextSettings, load_settings
 
 _INFO_FLAGS = frozenset({"--about", "--help", "--version"})
@@ -50,6 +60,10 @@ class PluginRun:
         run_id: Meltano's run id, or a new one outside Meltano.
         alert_on_failure: Whether a failure raises an alert (syncs and discovery).
         resolve_on_success: Whether success resolves earlier alerts (syncs only).
+        kind: ``extractor`` or ``loader``.
+        tally: Per-stream counts for this process's ledger row.
+        recorder: The ledger row being written (None outside a sync, or when
+            recording is off or the ledger unreachable).
     """
 
     container: Container
@@ -57,11 +71,36 @@ class PluginRun:
     run_id: str
     alert_on_failure: bool
     resolve_on_success: bool
+    kind: RunKind = RunKind.EXTRACTOR
+    tally: StreamTally = field(default_factory=StreamTally)
+    recorder: PluginRecorder | None = None
 
 
 def current_run() -> PluginRun | None:
     """The :class:`PluginRun` of this process, if the plugin runs inside :func:`plugin_run`."""
     return _current.get()
+
+
+def current_tally() -> StreamTally:
+    """The per-stream counts of this process's ledger row (a throwaway one outside a run)."""
+    run = _current.get()
+    return run.tally if run is not None else StreamTally()
+
+
+def report_streams(hook: StreamsHook) -> None:
+    """Have ``hook()`` add per-stream numbers (bookmarks, say) when the run is recorded.
+
+    Called by a plugin once it knows what it runs; a no-op outside :func:`plugin_run`.
+    """
+    run = _current.get()
+    if run is not None and run.recorder is not None:
+        run.recorder.hooks.append(hook)
+
+
+def _kind(plugin: str) -> RunKind:
+    if os.environ.get("MELTANO_LOADER_NAME") or plugin.startswith("target"):
+        return RunKind.LOADER
+    return RunKind.EXTRACTOR
 
 
 def _flags(argv: Sequence[str]) -> set[str]:
@@ -112,20 +151,35 @@ def plugin_run(
     pipeline = (
         os.environ.get("MELTANO_EXTRACTOR_NAME") or os.environ.get("MELTANO_LOADER_NAME") or plugin
     )
-    run_id = os.environ.get("MELTANO_RUN_ID") or uuid.uuid4().hex
+    meltano_run_id = os.environ.get("MELTANO_RUN_ID")
+    run_id = meltano_run_id or uuid.uuid4().hex
     args = sys.argv[1:] if argv is None else argv
+    sync = is_sync_invocation(args)
+    kind, tally = _kind(plugin), StreamTally()
+    settings = container.resolve(FlextSettings)
+    recorder = None
+    if sync and settings.runs.record_plugin_runs:
+        recorder = PluginRecorder.start(
+            settings, container.resolve("data_dir"), job=pipeline, kind=kind,
+            link_id=meltano_run_id, tally=tally,
+        )  # fmt: skip
     run = PluginRun(
         container=container,
         pipeline=pipeline,
         run_id=run_id,
         alert_on_failure=not _flags(args) & _INFO_FLAGS,
-        resolve_on_success=is_sync_invocation(args),
+        resolve_on_success=sync,
+        kind=kind,
+        tally=tally,
+        recorder=recorder,
     )
     bind_context(run_id=run_id, job=pipeline)
     token = _current.set(run)
+    ended: BaseException | None = None
     try:
         yield run
     except BaseException as exc:
+        ended = exc
         if _exit_succeeded(exc):
             _resolve(run)
         elif run.alert_on_failure:
@@ -134,6 +188,8 @@ def plugin_run(
     else:
         _resolve(run)
     finally:
+        if recorder is not None:
+            recorder.finish(ended)
         _current.reset(token)
         try:
             container.dispose()
@@ -142,8 +198,10 @@ def plugin_run(
 
 
 def _alert_failure(run: PluginRun, exc: BaseException) -> None:
-    error: BaseException = exc
-    if isinstance(exc, SystemExit):
+    error: BaseException | str = exc
+    if isinstance(exc, Terminated):
+        error = f"terminated by {exc.signal_name}"
+    elif isinstance(exc, SystemExit):
         # Click exits with the code; the cause (if any) is the context.
         error = exc.__context__ or RuntimeError(f"exited with status {exc.code}")
     manager = run.container.try_resolve("alert_manager")
@@ -190,7 +248,23 @@ def run_plugin_cli(plugin: str, plugin_class: Any) -> None:
     log handler, so logging is configured again afterwards and ours replaces
     it (one pipeline, no doubled lines). Nothing here imports Singer code.
     """
-    with plugin_run(plugin) as run:
-        command = plugin_class.cli
-        configure_logging(run.container.resolve(FlextSettings))
-        command()
+    try:
+        with stop_on_signals(), plugin_run(plugin) as run:
+            command = plugin_class.cli
+            configure_logging(run.container.resolve(FlextSettings))
+            command()
+    except Terminated as stop:
+        raise SystemExit(stop.exit_code) from None
+
+
+class RuntimeSignals:
+    """Mixin for a Singer plugin class: the runtime, not the SDK, handles SIGTERM and SIGINT.
+
+    The SDK's handler (``PluginBase._setup_signal_handlers``) drains every sink
+    from inside the signal handler and exits 0; :func:`run_plugin_cli` instead
+    raises :class:`Terminated` in the main thread. Put this mixin before the
+    SDK base class. ``tests/runtime`` fails if the SDK renames the hook.
+    """
+
+    def _setup_signal_handlers(self) -> None:
+        """Leave the handlers :func:`run_plugin_cli` installed in place."""

@@ -204,3 +204,24 @@ def test_a_holder_killed_with_sigkill_frees_the_lock_within_its_ttl(
     assert killed.ended_at is None
     listed = flext("runs", "--status", "abandoned", "--json", env=env)
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [holder]
+
+
+@pytest.mark.meltano
+def test_a_tap_out_of_quota_makes_the_run_quota_exhausted_not_failed(
+    flext: Flext, project: Path, tmp_path: Path
+) -> None:
+    """The tap exits 75 (quota spent), the target commits: flext exits 75, no failure alert."""
+    env = {
+        "FLEXT_RUNS_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "FLEXT_ALERT_RECORD_DIR": str(tmp_path / "alerts"),
+        "TINY_TAP_EXIT": "75",
+    }
+    done = flext("run", "good", "--project-root", str(project), "--json", env=env)
+    assert done.returncode == 75, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "quota_exhausted" and result["attempts"] == 1
+    assert "quota is exhausted" in result["error"]
+    run = ledger_of(env).get_run(result["run_id"])
+    assert run is not None and run.status is RunStatus.QUOTA_EXHAUSTED and run.exit_code == 75
+    assert run.records_read == 3
+    assert read_recorded_alerts(tmp_path / "alerts") == []

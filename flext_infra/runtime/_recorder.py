@@ -1,0 +1,161 @@
+"""A plugin process's own row in the run ledger.
+
+The tap and the target each record their run (``kind`` ``extractor`` or
+``loader``), linked to ``flext run``'s row, or to each other, by Meltano's run
+id (``MELTANO_RUN_ID``) when Meltano provides it. The row is written at start
+(``running``, with a heartbeat, so a SIGKILLed plugin reads as ``abandoned``
+once its TTL passes) and finished with the outcome and the per-stream numbers
+of the :class:`~flext_infra.runs.StreamTally`.
+
+Recording never fails the plugin: an unreachable ledger is logged and the run
+goes on. Into an SQLite ledger it costs ``sqlite3`` and two small writes; it
+never imports SQLAlchemy (the ledger's SQL is plain DB-API).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from flext_infra._exit import ExitCode
+from flext_infra.observability import get_logger
+from flext_infra.runs import (
+    Heartbeat,
+    RunKind,
+    RunLedger,
+    RunStatus,
+    StreamRun,
+    StreamTally,
+    merge_streams,
+    open_ledger,
+)
+from flext_infra.runtime._signals import Terminated
+from flext_infra.settings import FlextSettings
+
+log = get_logger("flext.runtime")
+
+#: The loggers whose metric lines feed the tally: the SDK's (record_count) and
+#: the data validator's (reject_count).
+SDK_METRICS, FLEXT_METRICS = "singer_sdk.metrics", "flext.metrics"
+
+StreamsHook = Callable[[], Iterable[StreamRun]]
+
+
+def outcome(exc: BaseException | None) -> tuple[RunStatus, int, str | None]:
+    """The ledger status, exit code and error of a plugin process ending with ``exc``."""
+    if exc is None:
+        return RunStatus.SUCCEEDED, ExitCode.OK, None
+    if isinstance(exc, Terminated):
+        return RunStatus.TERMINATED, exc.exit_code, f"terminated by {exc.signal_name}"
+    if isinstance(exc, KeyboardInterrupt):
+        return RunStatus.TERMINATED, ExitCode.INTERRUPTED, "interrupted (SIGINT)"
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code in (0, None):
+            return RunStatus.SUCCEEDED, ExitCode.OK, None
+        number = code if isinstance(code, int) else ExitCode.FAILED
+        cause = exc.__context__
+        error = f"{type(cause).__name__}: {cause}" if cause else f"exited with status {code}"
+        if number == ExitCode.QUOTA_EXHAUSTED:
+            return RunStatus.QUOTA_EXHAUSTED, number, error
+        if number in (ExitCode.TERMINATED, ExitCode.INTERRUPTED):
+            return RunStatus.TERMINATED, number, error
+        return RunStatus.FAILED, number, error
+    return RunStatus.FAILED, ExitCode.FAILED, f"{type(exc).__name__}: {exc}"
+
+
+class _MetricTap(logging.Handler):
+    """Feeds the metric lines of one process into its tally."""
+
+    def __init__(self, tally: StreamTally, count_records: bool) -> None:
+        super().__init__(level=logging.INFO)
+        self.tally = tally
+        self.count_records = count_records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            point: Any = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            if isinstance(point, str):  # the validator's lines carry JSON text
+                point = json.loads(point)
+                name, value, tags = point.get("metric"), point.get("value"), point.get("tags")
+            else:
+                name = getattr(getattr(point, "metric", None), "value", None)
+                value, tags = getattr(point, "value", None), getattr(point, "tags", None)
+            if not isinstance(value, int) or not isinstance(tags, dict) or "stream" not in tags:
+                return
+            stream = str(tags["stream"])
+            if name == "record_count" and self.count_records:
+                self.tally.add(stream, read=value)
+            elif name == "reject_count":
+                self.tally.add(stream, rejects=value)
+        except Exception:  # a metric line we cannot read must never break the plugin
+            return
+
+
+class PluginRecorder:
+    """The ledger row of one plugin process: started now, finished by :meth:`finish`."""
+
+    def __init__(self, ledger: RunLedger, run_id: str, kind: RunKind, tally: StreamTally) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.kind = kind
+        self.tally = tally
+        self.hooks: list[StreamsHook] = []
+        self._stack = ExitStack()
+        self._heartbeat: Heartbeat | None = None
+
+    @classmethod
+    def start(
+        cls,
+        settings: FlextSettings,
+        data_dir: Path,
+        *,
+        job: str,
+        kind: RunKind,
+        link_id: str | None,
+        tally: StreamTally,
+    ) -> PluginRecorder | None:
+        """Record the start of the run; None (logged) when the ledger cannot be reached."""
+        stack = ExitStack()
+        try:
+            ledger = stack.enter_context(contextlib.contextmanager(open_ledger)(settings, data_dir))
+            row = ledger.start(job, kind=kind, trigger=settings.runs.trigger, link_id=link_id)
+        except Exception as exc:
+            stack.close()
+            log.warning("runtime.ledger_unavailable", error=str(exc), job=job)
+            return None
+        recorder = cls(ledger, row.run_id, kind, tally)
+        recorder._stack = stack
+        recorder._heartbeat = ledger.heartbeat(row.run_id).start()
+        for name, count_records in (
+            (SDK_METRICS, kind is RunKind.EXTRACTOR),
+            (FLEXT_METRICS, False),
+        ):
+            handler = _MetricTap(tally, count_records)
+            logging.getLogger(name).addHandler(handler)
+            stack.callback(logging.getLogger(name).removeHandler, handler)
+        return recorder
+
+    def finish(self, exc: BaseException | None) -> None:
+        """Record the outcome of the run and its streams, then close the ledger."""
+        try:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+            status, code, error = outcome(exc)
+            reported: list[StreamRun] = []
+            for hook in self.hooks:
+                try:
+                    reported.extend(hook())
+                except Exception as err:  # a plugin's hook must not lose the row
+                    log.warning("runtime.streams_hook_failed", error=str(err))
+            streams = merge_streams(self.tally.streams(), reported)
+            self.ledger.finish(self.run_id, status, int(code), error=error, streams=streams)
+        except Exception as err:
+            log.warning("runtime.ledger_unwritable", run_id=self.run_id, error=str(err))
+        finally:
+            self._stack.close()
