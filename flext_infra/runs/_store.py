@@ -227,6 +227,7 @@ def sqlite_connect(path: Path, busy_timeout_s: float = 30.0) -> Connect:
         conn = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # corruption-safe under WAL, no fsync/commit
             yield conn
         finally:
             conn.close()

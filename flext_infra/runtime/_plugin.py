@@ -63,7 +63,7 @@ class PluginRun:
         kind: ``extractor`` or ``loader``.
         tally: Per-stream counts for this process's ledger row.
         recorder: The ledger row being written (None outside a sync, or when
-            recording is off or the ledger unreachable).
+            recording is off).
     """
 
     container: Container

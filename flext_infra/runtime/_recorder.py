@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
+import uuid
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
@@ -98,16 +100,35 @@ class _MetricTap(logging.Handler):
 
 
 class PluginRecorder:
-    """The ledger row of one plugin process: started now, finished by :meth:`finish`."""
+    """The ledger row of one plugin process: started by :meth:`start`, ended by :meth:`finish`.
 
-    def __init__(self, ledger: RunLedger, run_id: str, kind: RunKind, tally: StreamTally) -> None:
-        self.ledger = ledger
-        self.run_id = run_id
+    Attributes:
+        ledger: The open ledger, once the row is written (None until then, or when
+            the ledger could not be reached).
+        run_id: The row's run id.
+    """
+
+    def __init__(
+        self,
+        settings: FlextSettings,
+        data_dir: Path,
+        job: str,
+        kind: RunKind,
+        link_id: str | None,
+        tally: StreamTally,
+    ) -> None:
+        self.ledger: RunLedger | None = None
+        self.run_id = str(uuid.uuid4())
+        self.job = job
         self.kind = kind
         self.tally = tally
         self.hooks: list[StreamsHook] = []
+        self._settings = settings
+        self._data_dir = data_dir
+        self._link_id = link_id
         self._stack = ExitStack()
         self._heartbeat: Heartbeat | None = None
+        self._opening = threading.Thread(target=self._open, name="flext-ledger", daemon=True)
 
     @classmethod
     def start(
@@ -119,33 +140,44 @@ class PluginRecorder:
         kind: RunKind,
         link_id: str | None,
         tally: StreamTally,
-    ) -> PluginRecorder | None:
-        """Record the start of the run; None (logged) when the ledger cannot be reached."""
-        stack = ExitStack()
-        try:
-            ledger = stack.enter_context(contextlib.contextmanager(open_ledger)(settings, data_dir))
-            row = ledger.start(job, kind=kind, trigger=settings.runs.trigger, link_id=link_id)
-        except Exception as exc:
-            stack.close()
-            log.warning("runtime.ledger_unavailable", error=str(exc), job=job)
-            return None
-        recorder = cls(ledger, row.run_id, kind, tally)
-        recorder._stack = stack
-        recorder._heartbeat = ledger.heartbeat(row.run_id).start()
+    ) -> PluginRecorder:
+        """Start recording: the row is written from a thread, off the plugin's start-up path.
+
+        A ledger that cannot be reached is logged and the run goes on unrecorded.
+        """
+        recorder = cls(settings, data_dir, job, kind, link_id, tally)
         for name, count_records in (
             (SDK_METRICS, kind is RunKind.EXTRACTOR),
             (FLEXT_METRICS, False),
         ):
             handler = _MetricTap(tally, count_records)
             logging.getLogger(name).addHandler(handler)
-            stack.callback(logging.getLogger(name).removeHandler, handler)
+            recorder._stack.callback(logging.getLogger(name).removeHandler, handler)
+        recorder._opening.start()
         return recorder
+
+    def _open(self) -> None:
+        try:
+            self.ledger = self._stack.enter_context(
+                contextlib.contextmanager(open_ledger)(self._settings, self._data_dir)
+            )
+            self.ledger.start(
+                self.job, kind=self.kind, trigger=self._settings.runs.trigger,
+                run_id=self.run_id, link_id=self._link_id,
+            )  # fmt: skip
+            self._heartbeat = self.ledger.heartbeat(self.run_id).start()
+        except Exception as exc:
+            self.ledger = None
+            log.warning("runtime.ledger_unavailable", error=str(exc), job=self.job)
 
     def finish(self, exc: BaseException | None) -> None:
         """Record the outcome of the run and its streams, then close the ledger."""
         try:
+            self._opening.join(timeout=60)
             if self._heartbeat is not None:
                 self._heartbeat.stop()
+            if self.ledger is None:
+                return
             status, code, error = outcome(exc)
             reported: list[StreamRun] = []
             for hook in self.hooks:

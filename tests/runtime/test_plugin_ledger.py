@@ -36,6 +36,8 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunLedger:
 def test_a_sync_records_its_row_with_tally_and_hook_numbers(ledger: RunLedger) -> None:
     """The row: running during the sync, then succeeded with the tally and the hook's bookmarks."""
     with plugin_run("tap-x", environment="test", argv=[]) as run:
+        assert run.recorder is not None
+        run.recorder._opening.join()
         [row] = ledger.list_runs()
         assert row.status is RunStatus.RUNNING and row.kind is RunKind.EXTRACTOR
         assert row.link_id == "meltano-run-1" and str(row.trigger) == "schedule"
@@ -74,8 +76,8 @@ def test_an_unreachable_ledger_never_fails_the_plugin(
     monkeypatch.setenv("FLEXT_RUNS_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("FLEXT_ALERT_RECORD_DIR", str(tmp_path / "alerts"))
     with plugin_run("tap-x", environment="test", argv=[]) as run:
-        assert run.recorder is None
         current_tally().add("s", read=1)
+    assert run.recorder is not None and run.recorder.ledger is None
 
 
 @pytest.mark.parametrize(
