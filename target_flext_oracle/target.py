@@ -27,9 +27,10 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 
 from flext_infra.observability import configure_logging, get_logger
-from flext_infra.quality import DataValidator, RejectStore, current_run_id
+from flext_infra.quality import DataValidator, RejectStore, build_data_validator, current_run_id
 from flext_infra.runtime import (
     RuntimeSignals,
+    current_run,
     current_settings,
     current_tally,
     run_plugin_cli,
@@ -135,7 +136,14 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
             store = self.rejects
             if not isinstance(store, RejectStore):
                 raise TargetConfigError("validation rules need flext_infra.quality's RejectStore")
-            self._quality = DataValidator(rules, reject_store=store)
+            run = current_run()
+            alerts = run.container.try_resolve("alert_manager") if run is not None else None
+            self._quality = build_data_validator(
+                rules,
+                reject_store=store,
+                alert_manager=alerts.value if alerts is not None and alerts.is_success else None,
+                pipeline_name=run.pipeline if run is not None else None,
+            )
         return self._quality
 
     def reject(

@@ -1,5 +1,6 @@
 """Data quality: the ``data_validator`` service, its rules, report and reject store."""
 
+from flext_infra.quality._build import build_data_validator
 from flext_infra.quality._compile import CompiledStream, Failure, compile_stream
 from flext_infra.quality._config import (
     FieldRules,
@@ -36,6 +37,7 @@ __all__ = [
     "ThresholdBreachError",
     "Thresholds",
     "ValidationConfig",
+    "build_data_validator",
     "compile_stream",
     "current_run_id",
     "load_rules",
