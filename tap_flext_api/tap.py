@@ -21,6 +21,7 @@ from flext_infra.runs import StreamRun
 from flext_infra.runtime import (
     RuntimeSignals,
     current_settings,
+    report_http,
     report_streams,
     run_plugin_cli,
     tune_gc_for_cli,
@@ -121,6 +122,7 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
         super().__init__(**kwargs)
         self._bookmarks_before = self._bookmarks()
         report_streams(self._ledger_streams)
+        report_http(lambda: self._client.metrics() if self._client is not None else {})
 
     # ---------------------------------------------------------------- run ledger
     def _bookmarks(self) -> dict[str, str]:

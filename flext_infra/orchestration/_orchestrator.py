@@ -203,6 +203,8 @@ class Orchestrator:
         ledger: Records every run and holds the run lock (None: neither).
         stop_grace_s: Seconds Meltano's process group gets between SIGTERM and SIGKILL
             when a run is stopped (timeout or signal).
+        after_run: Called with every result once it is recorded (the container's
+            orchestrator pushes the job's metrics there); its errors are logged.
     """
 
     def __init__(
@@ -222,6 +224,7 @@ class Orchestrator:
         sleep: Callable[[float], None] = time.sleep,
         ledger: RunLedger | None = None,
         stop_grace_s: float = 30.0,
+        after_run: Callable[[JobRunResult], object] | None = None,
     ) -> None:
         self._project = project
         self.alert_manager = alert_manager
@@ -237,6 +240,7 @@ class Orchestrator:
         self._sleep = sleep
         self.ledger = ledger
         self.stop_grace_s = stop_grace_s
+        self.after_run = after_run
         self._history: list[JobRunResult] = []
 
     @property
@@ -401,8 +405,8 @@ class Orchestrator:
             stop_signal=stop_signal,
         )
         result = self._alert(result)
-        self._record(result)
         self._ledger_finish(result, metrics)
+        self._record(result)
         log.info("orchestrator.run_summary", **_summary(result))
         return result
 
@@ -542,6 +546,11 @@ class Orchestrator:
     # ------------------------------------------------------------------ history
     def _record(self, result: JobRunResult) -> None:
         self._history.append(result)
+        if self.after_run is not None and result.status != DRY_RUN:
+            try:
+                self.after_run(result)
+            except Exception as exc:  # metrics must never change a run's outcome
+                log.warning("orchestrator.after_run_failed", job=result.job, error=str(exc))
         if self.history_path is None:
             return
         try:

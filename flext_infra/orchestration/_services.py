@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from flext_infra._environment import Environment
 from flext_infra.alerts import AlertManager
 from flext_infra.environments._profiles import ALL, ServiceSpec
-from flext_infra.orchestration._orchestrator import Orchestrator
+from flext_infra.orchestration._orchestrator import JobRunResult, Orchestrator
 from flext_infra.runs import RunLedger
 from flext_infra.settings import FlextSettings
 
 _TEST = frozenset({Environment.TEST})
+
+
+def push_job_metrics(settings: FlextSettings, ledger: RunLedger, result: JobRunResult) -> None:
+    """After each run: the job's metrics, derived from the ledger, to the configured push target."""
+    if not settings.metrics.enabled:
+        return
+    from flext_infra.metrics import LedgerCollector, push_metrics
+
+    push_metrics(settings.metrics, result.job, [LedgerCollector(ledger, job=result.job)])
 
 
 def _orchestrator(
@@ -23,6 +33,7 @@ def _orchestrator(
         history_path=data_dir / "runs.jsonl",
         ledger=run_ledger,
         stop_grace_s=settings.runs.stop_grace_s,
+        after_run=functools.partial(push_job_metrics, settings, run_ledger),
     )
 
 
@@ -40,6 +51,7 @@ def _test_orchestrator(
         backoff_max_s=0.0,
         ledger=run_ledger,
         stop_grace_s=settings.runs.stop_grace_s,
+        after_run=functools.partial(push_job_metrics, settings, run_ledger),
     )
 
 

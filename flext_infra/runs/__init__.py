@@ -18,6 +18,7 @@ from flext_infra.runs._lock import (
     state_key,
 )
 from flext_infra.runs._models import (
+    JobStats,
     LockHolder,
     RunKind,
     RunRecord,
@@ -33,6 +34,7 @@ from flext_infra.runs._tally import StreamTally
 
 __all__ = [
     "Heartbeat",
+    "JobStats",
     "LedgerStore",
     "LockHeldError",
     "LockHolder",

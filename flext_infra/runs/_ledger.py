@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flext_infra.observability import get_logger, redact
 from flext_infra.runs._models import (
+    JobStats,
     RunKind,
     RunRecord,
     RunStatus,
@@ -442,6 +443,79 @@ class RunLedger:
             log_path=row[17],
             streams=streams,
         )
+
+    def job_stats(self, job: str | None = None) -> list[JobStats]:
+        """Per-job totals and the latest outcome, for metrics (one job, or all of them)."""
+        store = self.store
+        runs, streams = store.table(RUNS), store.table(STREAMS)
+        params: dict[str, Any] = {"now": store.dialect.bind_time(self.clock())}
+        where = ""
+        if job is not None:
+            where, params["job"] = "WHERE r.job = :job", job
+        derived = (
+            "CASE WHEN r.status = 'running' AND r.expires_at < :now THEN 'abandoned' "
+            "ELSE r.status END"
+        )
+        t = store.dialect.read_time
+        with store.connection() as conn:
+            by_status = store.query(
+                conn,
+                f"SELECT r.job, {derived}, COUNT(*) FROM {runs} r {where} "
+                f"GROUP BY r.job, {derived}",
+                params,
+            )
+            newest = store.query(
+                conn,
+                f"SELECT r.job, {derived}, r.started_at, r.ended_at FROM {runs} r "
+                f"WHERE r.started_at = (SELECT MAX(r2.started_at) FROM {runs} r2 "
+                f"WHERE r2.job = r.job) {where.replace('WHERE', 'AND')}",
+                params,
+            )
+            finished = store.query(
+                conn,
+                f"SELECT r.job, r.started_at, r.ended_at FROM {runs} r WHERE r.ended_at = "
+                f"(SELECT MAX(r2.ended_at) FROM {runs} r2 WHERE r2.job = r.job) "
+                f"{where.replace('WHERE', 'AND')}",
+                {k: v for k, v in params.items() if k != "now"},
+            )
+            success = store.query(
+                conn,
+                f"SELECT r.job, MAX(r.ended_at) FROM {runs} r WHERE r.status = 'succeeded' "
+                f"{where.replace('WHERE', 'AND')} GROUP BY r.job",
+                {k: v for k, v in params.items() if k != "now"},
+            )
+            totals = store.query(
+                conn,
+                f"SELECT r.job, s.stream, SUM(s.records_read), SUM(s.records_loaded), "
+                f"SUM(s.rejects) FROM {streams} s JOIN {runs} r ON r.run_id = s.run_id "
+                f"{where} GROUP BY r.job, s.stream",
+                {k: v for k, v in params.items() if k != "now"},
+            )
+            conn.rollback()
+        jobs: dict[str, dict[str, Any]] = {}
+
+        def entry(name: Any) -> dict[str, Any]:
+            return jobs.setdefault(
+                str(name),
+                {"runs": {}, "last_status": None, "last_duration_s": None,
+                 "last_success_at": None, "records": {}, "rejects": {}},
+            )  # fmt: skip
+
+        for name, status, count in by_status:
+            entry(name)["runs"][str(status)] = int(count)
+        for name, status, _started, _ended in newest:
+            entry(name)["last_status"] = RunStatus(str(status))
+        for name, started, ended in finished:
+            begin, end = t(started), t(ended)
+            if begin is not None and end is not None:
+                entry(name)["last_duration_s"] = round((end - begin).total_seconds(), 3)
+        for name, ended in success:
+            entry(name)["last_success_at"] = t(ended)
+        for name, stream, read, loaded, rejects in totals:
+            e = entry(name)
+            e["records"][str(stream)] = int(loaded or 0) or int(read or 0)
+            e["rejects"][str(stream)] = int(rejects or 0)
+        return [JobStats(job=name, **values) for name, values in sorted(jobs.items())]
 
     # ------------------------------------------------------------------- locks
     def lock(self, job: str, run_id: str, keys: Sequence[str] = ()) -> RunLock:

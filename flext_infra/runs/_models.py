@@ -203,6 +203,30 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStats:
+    """What the ledger knows of one job (or plugin), over every recorded run.
+
+    Attributes:
+        job: The job.
+        runs: Runs by status (``abandoned`` counted as such).
+        last_status: The status of the newest run.
+        last_duration_s: Seconds the newest finished run took.
+        last_success_at: When the newest successful run ended.
+        records: Records per stream over every run (loaded, or read where nothing
+            was loaded: an extractor's own rows).
+        rejects: Rejects per stream over every run.
+    """
+
+    job: str
+    runs: dict[str, int]
+    last_status: RunStatus | None
+    last_duration_s: float | None
+    last_success_at: datetime | None
+    records: dict[str, int]
+    rejects: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class LockHolder:
     """Who holds a run lock: enough to name it in a refusal."""
 

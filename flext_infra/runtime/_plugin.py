@@ -39,7 +39,7 @@ from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
 from flext_infra.observability import bind_context, configure_logging, get_logger
 from flext_infra.runs import RunKind, StreamTally
-from flext_infra.runtime._recorder import PluginRecorder, StreamsHook
+from flext_infra.runtime._recorder import HttpSnapshot, PluginRecorder, StreamsHook
 from flext_infra.runtime._signals import Terminated, stop_on_signals
 from flext_infra.settings import FlextSettings, load_settings
 
@@ -95,6 +95,16 @@ def report_streams(hook: StreamsHook) -> None:
     run = _current.get()
     if run is not None and run.recorder is not None:
         run.recorder.hooks.append(hook)
+
+
+def report_http(snapshot: HttpSnapshot) -> None:
+    """Have the run's pushed metrics include an HTTP client's per-host counters.
+
+    ``snapshot`` is ``FlextHttpClient.metrics``; read once, when the run ends.
+    """
+    run = _current.get()
+    if run is not None and run.recorder is not None:
+        run.recorder.http.append(snapshot)
 
 
 def _kind(plugin: str) -> RunKind:

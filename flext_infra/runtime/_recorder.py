@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ log = get_logger("flext.runtime")
 SDK_METRICS, FLEXT_METRICS = "singer_sdk.metrics", "flext.metrics"
 
 StreamsHook = Callable[[], Iterable[StreamRun]]
+HttpSnapshot = Callable[[], Mapping[str, Mapping[str, Any]]]
 
 
 def outcome(exc: BaseException | None) -> tuple[RunStatus, int, str | None]:
@@ -123,6 +124,7 @@ class PluginRecorder:
         self.kind = kind
         self.tally = tally
         self.hooks: list[StreamsHook] = []
+        self.http: list[HttpSnapshot] = []
         self._settings = settings
         self._data_dir = data_dir
         self._link_id = link_id
@@ -170,6 +172,16 @@ class PluginRecorder:
             self.ledger = None
             log.warning("runtime.ledger_unavailable", error=str(exc), job=self.job)
 
+    def _push_metrics(self) -> None:
+        metrics = self._settings.metrics
+        if not metrics.enabled or self.ledger is None:
+            return
+        from flext_infra.metrics import HttpCollector, LedgerCollector, push_metrics
+
+        collectors: list[Any] = [LedgerCollector(self.ledger, job=self.job)]
+        collectors += [HttpCollector(snapshot) for snapshot in self.http[:1]]
+        push_metrics(metrics, self.job, collectors)
+
     def finish(self, exc: BaseException | None) -> None:
         """Record the outcome of the run and its streams, then close the ledger."""
         try:
@@ -187,6 +199,7 @@ class PluginRecorder:
                     log.warning("runtime.streams_hook_failed", error=str(err))
             streams = merge_streams(self.tally.streams(), reported)
             self.ledger.finish(self.run_id, status, int(code), error=error, streams=streams)
+            self._push_metrics()
         except Exception as err:
             log.warning("runtime.ledger_unwritable", run_id=self.run_id, error=str(err))
         finally:

@@ -11,6 +11,7 @@
 | RunsSettings     | ``FLEXT_RUNS_``  |
 | S3Settings       | ``FLEXT_S3_`` (or the standard ``AWS_*`` variables) |
 | QualitySettings  | ``FLEXT_QUALITY_`` |
+| MetricsSettings  | ``FLEXT_METRICS_`` |
 
 Sources, highest priority first: explicit arguments, environment variables,
 the ``.env`` file (or the file named by ``FLEXT_ENV_FILE``), and the secrets
@@ -457,6 +458,30 @@ class QualitySettings(SettingsGroup):
         description="Where rejected records go: a directory or s3://bucket/prefix "
         "(default: <data_dir>/rejects).",
     )
+class MetricsSettings(SettingsGroup):
+    """Prometheus metrics pushed after batch runs (``FLEXT_METRICS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXT_METRICS_")
+
+    pushgateway_url: str | None = Field(
+        None, description="Push each run's metrics to this Pushgateway (e.g. http://pgw:9091)."
+    )
+    pushgateway_username: str | None = Field(None, description="Pushgateway basic auth user.")
+    pushgateway_password: SecretStr | None = Field(
+        None, description="Pushgateway basic auth password."
+    )
+    textfile_dir: Path | None = Field(
+        None, description="Write each run's metrics to <dir>/flext_<job>.prom (node_exporter)."
+    )
+    instance: str | None = Field(
+        None, description="The instance label of pushed metrics (default: the host name)."
+    )
+    push_timeout_s: float = Field(10.0, gt=0, description="Seconds one push may take.")
+
+    @property
+    def enabled(self) -> bool:
+        """True when a Pushgateway or a textfile directory is configured."""
+        return bool(self.pushgateway_url) or self.textfile_dir is not None
 
 
 class RootSettings(SettingsGroup):
@@ -484,6 +509,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "runs": RunsSettings,
     "s3": S3Settings,
     "quality": QualitySettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -506,6 +532,7 @@ class FlextSettings:
         runs: RunsSettings | None = None,
         s3: S3Settings | None = None,
         quality: QualitySettings | None = None,
+        metrics: MetricsSettings | None = None,
     ) -> None:
         self.root = root
         self.api = api
@@ -516,6 +543,7 @@ class FlextSettings:
         self.runs = runs if runs is not None else RunsSettings.model_construct()
         self.s3 = s3 if s3 is not None else S3Settings.model_construct()
         self.quality = quality if quality is not None else QualitySettings.model_construct()
+        self.metrics = metrics if metrics is not None else MetricsSettings.model_construct()
 
     @property
     def environment(self) -> Environment:

@@ -61,9 +61,18 @@ class Prometheus:
 
 @contextmanager
 def run_prometheus(
-    tmp_path: Path, target: str, *, metrics_path: str = "/metrics", token: str | None = None
+    tmp_path: Path,
+    target: str,
+    *,
+    metrics_path: str = "/metrics",
+    token: str | None = None,
+    honor_labels: bool = False,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping ``target`` (host:port) every second, stopped on exit."""
+    """Prometheus scraping ``target`` (host:port) every second, stopped on exit.
+
+    ``honor_labels`` keeps the scraped ``job``/``instance`` labels, as a
+    Pushgateway's scrape config must.
+    """
     binary = prometheus_binary()
     auth = ""
     if token is not None:
@@ -76,6 +85,7 @@ def run_prometheus(
         "scrape_configs:\n"
         "  - job_name: flext-serve\n"
         f"    metrics_path: {metrics_path}\n"
+        f"    honor_labels: {'true' if honor_labels else 'false'}\n"
         f"{auth}"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
