@@ -20,6 +20,7 @@ from singer_sdk.sql import SQLConnector
 from sqlalchemy.engine import Dialect
 
 from flext_infra.observability import get_logger
+from flext_infra.runtime import signals_deferred
 from target_flext_oracle._engine import EngineHandle, open_engine
 from target_flext_oracle._errors import SchemaChangeError
 from target_flext_oracle._logical import Change, Kind, LogicalType, compare
@@ -127,10 +128,23 @@ class FlextConnector(SQLConnector):
             handle.close()
 
     @contextlib.contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
-        """One transaction: committed when the block ends, rolled back on error."""
-        with self._engine.begin() as conn:
-            yield conn
+    def begin(self, on_commit: Callable[[], object] | None = None) -> Iterator[sa.Connection]:
+        """One transaction: committed when the block ends, rolled back on error.
+
+        The commit and ``on_commit`` (the run ledger's count of what it committed)
+        happen together: a stop signal arriving between them takes effect after both.
+        """
+        with self._engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                transaction.rollback()
+                raise
+            with signals_deferred():
+                transaction.commit()
+                if on_commit is not None:
+                    on_commit()
 
     # --- names --------------------------------------------------------------
 

@@ -285,7 +285,6 @@ class FlextSink(SQLSink[FlextConnector]):
             self.connector.forget(self.load_ref)
             raise BatchLoadError(self.stream_name, first, last, first_line, last_line, exc) from exc
         self.batches_committed += 1
-        current_tally().add(self.stream_name, loaded=len(rows))  # the run ledger's count
         log.info(
             "target.batch_committed",
             stream=self.stream_name,
@@ -310,6 +309,7 @@ class FlextSink(SQLSink[FlextConnector]):
 
     def _load(self, rows: list[tuple[Any, ...]]) -> None:
         plan = self.plan
+        received = len(rows)
         # Overwrite with keys also deduplicates: the new table holds one row per key.
         upsert = self.load_method is not LoadMethod.APPEND_ONLY and bool(plan.keys)
         deletes: list[tuple[Any, ...]] = []
@@ -318,7 +318,12 @@ class FlextSink(SQLSink[FlextConnector]):
         if self.connector.sizes_strings_from_data:
             self.connector.size_strings(plan, self._observed(rows))
         ddl_ran = plan.has_ddl
-        with self.connector.begin() as conn:
+
+        def committed() -> None:
+            # The run ledger counts the batch's records together with its commit.
+            current_tally().add(self.stream_name, loaded=received)
+
+        with self.connector.begin(on_commit=committed) as conn:
             self.connector.apply_plan(conn, plan, need_unique=upsert)
             if deletes:
                 self.connector.delete_keys(conn, self.load_ref, plan.keys, deletes)

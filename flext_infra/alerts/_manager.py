@@ -339,11 +339,14 @@ class AlertManager:
         self,
         pipeline_name: str,
         error: str | BaseException,
+        context: Mapping[str, Any] | None = None,
         *,
         severity: Severity | str = Severity.HIGH,
-        context: Mapping[str, Any] | None = None,
     ) -> AlertOutcome:
-        """Upstream helper: a pipeline (job) failed after its retries."""
+        """Upstream helper: a pipeline (job) failed after its retries.
+
+        ``context`` may be passed third, positionally, as upstream callers do.
+        """
         return self.alert(
             AlertType.PIPELINE_FAILURE,
             severity,
@@ -356,12 +359,15 @@ class AlertManager:
         self,
         service: str,
         error: str | BaseException,
+        context: Mapping[str, Any] | None = None,
         *,
         pipeline_name: str | None = None,
         severity: Severity | str = Severity.HIGH,
-        context: Mapping[str, Any] | None = None,
     ) -> AlertOutcome:
-        """Upstream helper: a service (API, database, breaker) could not be reached."""
+        """Upstream helper: a service (API, database, breaker) could not be reached.
+
+        ``context`` may be passed third, positionally, as upstream callers do.
+        """
         return self.alert(
             AlertType.CONNECTIVITY_FAILURE,
             severity,
@@ -375,12 +381,15 @@ class AlertManager:
         self,
         stream: str,
         issue: str,
+        context: Mapping[str, Any] | None = None,
         *,
         pipeline_name: str | None = None,
         severity: Severity | str = Severity.MEDIUM,
-        context: Mapping[str, Any] | None = None,
     ) -> AlertOutcome:
-        """Upstream helper: records of ``stream`` failed validation."""
+        """Upstream helper: records of ``stream`` failed validation.
+
+        ``context`` may be passed third, positionally, as upstream callers do.
+        """
         return self.alert(
             AlertType.DATA_QUALITY_ISSUE,
             severity,

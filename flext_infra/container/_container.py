@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
@@ -105,8 +106,14 @@ class MissingDependency:
 
     service: str
     parameter: str
+    annotation: str | None = None
 
     def __str__(self) -> str:
+        if self.annotation is not None:
+            return (
+                f"{self.service!r} needs {self.parameter!r} annotated {self.annotation!r}, "
+                "which cannot be evaluated and names no single registered type"
+            )
         return f"{self.service!r} needs {self.parameter!r}, which is not registered"
 
 
@@ -154,19 +161,40 @@ def _is_resolver_annotation(annotation: Any) -> bool:
     )
 
 
+def _namespace(factory: Callable[..., Any]) -> dict[str, Any]:
+    target: Any = factory.func if isinstance(factory, functools.partial) else factory
+    if inspect.isclass(target):
+        target = target.__init__
+    module = sys.modules.get(getattr(target, "__module__", "") or "")
+    return {**(vars(module) if module else {}), **getattr(target, "__globals__", {})}
+
+
+def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:
+    """A string annotation evaluated, or kept as the string when it cannot be.
+
+    One parameter at a time, so that one unevaluable annotation (a class defined
+    inside a function under ``from __future__ import annotations``, a name
+    imported only under TYPE_CHECKING) leaves the others evaluated.
+    """
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, namespace)  # noqa: S307 - what inspect's eval_str does
+    except Exception:
+        return annotation
+
+
 def _inspect_params(factory: Callable[..., Any]) -> tuple[_Param, ...]:
     try:
-        sig = inspect.signature(factory, eval_str=True)
-    except NameError:
-        # Annotations that only exist under TYPE_CHECKING: keep them as strings.
         sig = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins without a signature
         return ()
+    namespace = _namespace(factory)
     params = []
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        annotation = None if p.annotation is p.empty else p.annotation
+        annotation = None if p.annotation is p.empty else _evaluate(p.annotation, namespace)
         wants = _is_resolver_annotation(annotation) or (
             annotation is None and p.name == "container"
         )
@@ -447,7 +475,7 @@ class Container(_Owner):
                 if dep is None:
                     if p.has_default:
                         continue
-                    raise ServiceNotFoundError(p.name, self._registry, needed_by=reg.name)
+                    raise self._not_found(p, reg.name)
                 kwargs[p.name] = self._resolve(dep, scope, reg.name)
             assert reg.factory is not None
             try:
@@ -491,9 +519,21 @@ class Container(_Owner):
     def _dependency_key(self, p: _Param) -> Key | None:
         if isinstance(p.annotation, type) and p.annotation in self._registry:
             return p.annotation
+        if isinstance(p.annotation, str):
+            # Not evaluable: match its name against the registered types, if one alone fits.
+            name = p.annotation.strip("'\" ").rsplit(".", 1)[-1]
+            found = [k for k in self._registry if isinstance(k, type) and k.__name__ == name]
+            if len(found) == 1:
+                return found[0]
         if p.name in self._registry:
             return p.name
         return None
+
+    def _not_found(self, p: _Param, needed_by: str) -> ServiceNotFoundError:
+        annotation = p.annotation if isinstance(p.annotation, str) else None
+        return ServiceNotFoundError(
+            p.name, self._registry, needed_by=needed_by, annotation=annotation
+        )
 
     # ------------------------------------------------------------------------ scopes
     def scope(self) -> Scope:
@@ -544,7 +584,8 @@ class Container(_Owner):
                 if dep is not None:
                     deps.append(self._registry[dep])
                 elif not p.has_default:
-                    missing.append(MissingDependency(reg.name, p.name))
+                    annotation = p.annotation if isinstance(p.annotation, str) else None
+                    missing.append(MissingDependency(reg.name, p.name, annotation))
         cycles = _find_cycles(regs, edges)
         captive = _find_captive(regs, edges)
         return ValidationReport(

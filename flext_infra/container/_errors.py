@@ -27,12 +27,27 @@ class ServiceNotFoundError(ContainerError, LookupError):
     reason = "not_registered"
 
     def __init__(
-        self, key: Hashable, known: Iterable[Hashable] = (), *, needed_by: str = ""
+        self,
+        key: Hashable,
+        known: Iterable[Hashable] = (),
+        *,
+        needed_by: str = "",
+        annotation: str | None = None,
     ) -> None:
         self.key = key
+        self.annotation = annotation
         names = [key_name(k) for k in known]
         close = difflib.get_close_matches(key_name(key), names, n=3, cutoff=0.6)
-        msg = f"no service registered as {key_name(key)!r}"
+        if annotation is not None:
+            # The parameter's type could not be evaluated (defined in a function, or
+            # only under TYPE_CHECKING) and no registered type or name matches it.
+            msg = (
+                f"no service registered for parameter {key_name(key)!r} annotated "
+                f"{annotation!r} (the annotation cannot be evaluated, and no single "
+                "registered type has that name)"
+            )
+        else:
+            msg = f"no service registered as {key_name(key)!r}"
         if needed_by:
             msg += f" (needed by {needed_by})"
         if close:

@@ -35,6 +35,10 @@ class DatabaseHealth:
     pool_busy: int
     server_version: str
 
+    def __str__(self) -> str:
+        """What a person reads: ``sqlite 3.40.1, 0.05 ms``."""
+        return f"{self.dialect} {self.server_version}, {self.latency_ms:.2f} ms"
+
 
 @runtime_checkable
 class ConnectionManager(Protocol):

@@ -73,6 +73,9 @@ def _timed(name: str, probe: Callable[[], tuple[CheckStatus, str]]) -> Check:
 def _from_result(result: Any) -> tuple[CheckStatus, str]:
     if result.is_success:
         value = result.value
+        if "__str__" in type(value).__dict__:
+            # A value that says itself (DatabaseHealth: "sqlite 3.40.1, 0.05 ms").
+            return CheckStatus.HEALTHY, str(value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = dataclasses.asdict(value)
         if isinstance(value, dict):

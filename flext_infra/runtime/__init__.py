@@ -14,7 +14,13 @@ from flext_infra.runtime._plugin import (
     tune_gc_for_cli,
 )
 from flext_infra.runtime._recorder import PluginRecorder
-from flext_infra.runtime._signals import STOP_SIGNALS, Terminated, signal_name, stop_on_signals
+from flext_infra.runtime._signals import (
+    STOP_SIGNALS,
+    Terminated,
+    signal_name,
+    signals_deferred,
+    stop_on_signals,
+)
 
 __all__ = [
     "STOP_SIGNALS",
@@ -31,6 +37,7 @@ __all__ = [
     "report_streams",
     "run_plugin_cli",
     "signal_name",
+    "signals_deferred",
     "stop_on_signals",
     "tune_gc_for_cli",
 ]

@@ -62,6 +62,16 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+class _Deferral:
+    """The :func:`signals_deferred` blocks open in the main thread, and what they held back."""
+
+    depth = 0
+    held: list[int] = []
+
+
+_deferral = _Deferral()
+
+
 class _Stopper:
     def __init__(self) -> None:
         self.received: list[int] = []
@@ -69,10 +79,31 @@ class _Stopper:
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
         if len(self.received) == 1:
+            if _deferral.depth:
+                _deferral.held.append(signum)  # raised when the block ends
+                return
             raise Terminated(signum)
         get_logger("flext.runtime").warning(
             "runtime.signal_ignored", signal=signal_name(signum), why="already stopping"
         )
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """A block a stop signal does not cut: :class:`Terminated` is raised when it ends.
+
+    For the few statements that must happen together, such as a commit and the
+    count of what it committed. Keep it short: it delays the stop.
+    """
+    _deferral.depth += 1
+    try:
+        yield
+    finally:
+        _deferral.depth -= 1
+        if not _deferral.depth and _deferral.held:
+            signum = _deferral.held[0]
+            _deferral.held.clear()
+            raise Terminated(signum)
 
 
 @contextlib.contextmanager

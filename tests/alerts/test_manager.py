@@ -235,6 +235,26 @@ def test_the_upstream_helper_names_exist_and_send() -> None:
     assert rec.alerts[0].message == "pipeline p failed: RuntimeError: exit 1"
 
 
+@pytest.mark.parametrize(
+    ("helper", "first", "second"),
+    [
+        ("send_pipeline_failure_alert", "job", "boom"),
+        ("send_connectivity_alert", "oracle", "ORA-12541"),
+        ("send_data_quality_alert", "order_dtl", "nulls in item_id"),
+    ],
+)
+def test_upstream_callers_may_pass_context_positionally(
+    helper: str, first: str, second: str
+) -> None:
+    """helper("job", "boom", {"stream": "x"}) works as upstream calls it; the keyword form too."""
+    rec = RecordingChannel()
+    manager, _ = _manager(rec)
+    getattr(manager, helper)(first, second, {"stream": "x", "n": 1})
+    getattr(manager, helper)(f"{first}-2", second, context={"stream": "y", "n": 2})
+    assert [a.context["n"] for a in rec.alerts] == [1, 2]
+    assert rec.alerts[0].context["stream"] == "x"
+
+
 def test_test_profile_records_alerts_in_memory_and_on_disk(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -102,6 +103,16 @@ def test_health_is_healthy_with_a_reachable_api(flext: Flext) -> None:
     assert checks["database"] == "healthy"
     assert checks["api"] == "healthy"
     assert checks["alert:recording"] == "healthy"
+
+
+def test_health_prints_what_a_person_reads(flext: Flext) -> None:
+    """The database row's detail is "sqlite 3.40.1, 0.05 ms", not a Python repr."""
+    done = flext("health")
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("database"))
+    detail = row.split("healthy", 1)[1].strip()
+    assert re.fullmatch(r"sqlite \d+\.\d+\.\d+, \d+\.\d\d ms", detail), detail
+    assert "DatabaseHealth(" not in done.stdout and "dialect=" not in done.stdout
 
 
 def test_health_fails_and_names_what_is_down(flext: Flext, tmp_path: Path) -> None:

@@ -501,3 +501,41 @@ def test_closeable_resource_is_exited_on_dispose(container: Container) -> None:
     container.resolve("path")  # a context manager without close(): left alone
     container.dispose()
     assert rec.events == ["close"]
+
+
+def _local_class() -> type:
+    class Local:
+        """A class defined inside a function: its name is not in any module's namespace."""
+
+    return Local
+
+
+def test_an_unevaluable_annotation_matches_the_one_registered_type_of_that_name() -> None:
+    """`p: Local` (a class made inside a function, annotations postponed) resolves by name."""
+    local = _local_class()
+    container = Container()
+    container.register_singleton(local, local)
+
+    def factory(p: Local) -> str:  # type: ignore[name-defined]  # noqa: F821
+        return f"got {type(p).__name__}"
+
+    container.register_singleton("user", factory)
+    assert container.resolve("user") == "got Local"
+    assert container.validate().ok
+
+
+def test_an_unmatched_unevaluable_annotation_is_named_in_the_error() -> None:
+    """Two registered types named Local (or none): the error names the annotation, not just p."""
+    container = Container()
+    first, second = _local_class(), _local_class()
+    container.register_singleton(first, first)
+    container.register_singleton(second, second)
+
+    def factory(p: Local) -> str:  # type: ignore[name-defined]  # noqa: F821
+        return "never"
+
+    container.register_singleton("user", factory)
+    with pytest.raises(ServiceNotFoundError, match=r"parameter 'p' annotated 'Local'"):
+        container.resolve("user")
+    [missing] = container.validate().missing
+    assert "annotated 'Local'" in str(missing)

@@ -133,3 +133,21 @@ def test_building_a_target_leaves_the_runtime_handlers_in_place(tmp_path: Path) 
         target = TargetFlextOracle(config={"sqlalchemy_url": f"sqlite:///{tmp_path}/t.db"})
         assert signal.getsignal(signal.SIGTERM) is ours
         target.close()
+
+
+def test_a_signal_inside_a_deferred_block_takes_effect_when_it_ends() -> None:
+    """signals_deferred: a commit and its count are never split by a stop signal."""
+    from flext_infra.runtime import signals_deferred
+
+    done: list[str] = []
+
+    def commit_then_count() -> None:
+        with signals_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            done.append("commit")
+            done.append("count")
+        done.append("never")
+
+    with stop_on_signals(), pytest.raises(Terminated) as stopped:
+        commit_then_count()
+    assert done == ["commit", "count"] and stopped.value.exit_code == 143
