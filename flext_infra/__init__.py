@@ -24,6 +24,7 @@ from flext_infra.container import (
     ValidationReport,
 )
 from flext_infra.environments import (
+    FlextContainer,
     ServiceSpec,
     configure_for_testing,
     validate_environment,
@@ -43,6 +44,7 @@ __all__ = [
     "DisposeError",
     "Environment",
     "ExitCode",
+    "FlextContainer",
     "FlextInfraError",
     "FlextSettings",
     "Lifetime",

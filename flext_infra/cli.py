@@ -65,11 +65,11 @@ def _load(env: str | None) -> Any:
 # ---------------------------------------------------------------------- health
 def cmd_health(args: argparse.Namespace) -> int:
     """Ping the database, the API base URL, the breakers and the alert channels."""
-    from flext_infra.container import Container
+    from flext_infra.environments import FlextContainer
     from flext_infra.health import readiness
 
     settings = _load(args.env)
-    container = Container.for_environment(settings.environment, settings)
+    container = FlextContainer.for_environment(settings.environment, settings)
     rows: list[tuple[str, str, str]] = []
     try:
         rows.extend((c.name, str(c.status), c.detail) for c in readiness(container))
@@ -266,12 +266,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
-    from flext_infra.container import Container
+    from flext_infra.environments import FlextContainer
     from flext_infra.orchestration import MeltanoProject, Orchestrator
 
     settings = _load(args.env)
     project = MeltanoProject.find(args.project_root)
-    container = Container.for_environment(settings.environment, settings)
+    container = FlextContainer.for_environment(settings.environment, settings)
     try:
         orchestrator: Orchestrator = container.resolve("orchestrator")
         orchestrator.project = project
@@ -321,10 +321,10 @@ def _run_job(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ runs
 def _ledger_container(args: argparse.Namespace) -> Any:
-    from flext_infra.container import Container
+    from flext_infra.environments import FlextContainer
 
     settings = _load(args.env)
-    return Container.for_environment(settings.environment, settings, subsystems=("runs",))
+    return FlextContainer.for_environment(settings.environment, settings, subsystems=("runs",))
 
 
 def _duration(seconds: float | None) -> str:
@@ -456,13 +456,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_MISSING
-    from flext_infra.container import Container
+    from flext_infra.environments import FlextContainer
     from flext_infra.orchestration import MeltanoProject
 
     settings = _load(args.env)
     root = args.project_root or settings.serve.project_root
     project = MeltanoProject.find(root)
-    container = Container.for_environment(settings.environment, settings)
+    container = FlextContainer.for_environment(settings.environment, settings)
     try:
         serve(
             container,

@@ -40,8 +40,7 @@ from flext_infra.container._errors import (
 )
 
 if TYPE_CHECKING:
-    from flext_infra.environments import Environment
-    from flext_infra.settings import FlextSettings
+    from flext_infra._environment import Environment
 
 T = TypeVar("T")
 Key = Hashable
@@ -640,43 +639,6 @@ class Container(_Owner):
                         self._registry.pop(k, None)
                     else:
                         self._registry[k] = original
-
-    # --------------------------------------------------------------- environments
-    @classmethod
-    def for_environment(
-        cls,
-        env: Environment | str | None = None,
-        settings: FlextSettings | None = None,
-        *,
-        subsystems: Iterable[str] | None = None,
-    ) -> Container:
-        """A container with every service of one environment registered (none created).
-
-        ``env`` defaults to ``FLEXT_ENVIRONMENT`` (development when unset).
-        ``subsystems`` limits the registration to the core services and those
-        subsystems' (``alerts``, ``quality``, ``database``, ``http``,
-        ``orchestration``); the others are then not even imported.
-        """
-        from flext_infra.environments import build_container
-
-        return build_container(cls, env, settings, subsystems)
-
-    def register_production_services(self, settings: FlextSettings | None = None) -> None:
-        """Upstream alias: register the production profile into this container."""
-        self._register_profile("production", settings)
-
-    def register_development_services(self, settings: FlextSettings | None = None) -> None:
-        """Upstream alias: register the development profile into this container."""
-        self._register_profile("development", settings)
-
-    def register_test_services(self, settings: FlextSettings | None = None) -> None:
-        """Upstream alias: register the test profile into this container."""
-        self._register_profile("test", settings)
-
-    def _register_profile(self, env: str, settings: FlextSettings | None) -> None:
-        from flext_infra.environments import Environment, register_profile
-
-        register_profile(self, Environment(env), settings)
 
 
 class Scope(_Owner):

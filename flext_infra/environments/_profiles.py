@@ -128,36 +128,64 @@ def register_profile(
             container.register_transient(spec.key, spec.factory, aliases=spec.aliases)
 
 
-def build_container(
-    cls: type[Container],
-    env: Environment | str | None,
-    settings: FlextSettings | None,
-    subsystems: Iterable[str] | None = None,
-) -> Container:
-    """Implementation of :meth:`Container.for_environment`."""
-    if env is not None:
-        environment = Environment(env)
-    elif settings is not None:
-        environment = settings.environment
-    else:
-        environment = Environment.current()
-    if settings is None:
-        settings = load_settings(environment=environment)
-    container = cls(cleanup_timeout=30.0)
-    container.environment = environment
-    specs = None if subsystems is None else service_specs(subsystems)
-    register_profile(container, environment, settings, specs)
-    return container
+class FlextContainer(Container):
+    """The container with the environments' glue: built for an environment, upstream aliases.
+
+    The generic :class:`~flext_infra.container.Container` knows nothing of
+    profiles (as svcs's core knows nothing of web frameworks); building one for
+    an environment is the profiles' business, here.
+    """
+
+    @classmethod
+    def for_environment(
+        cls,
+        env: Environment | str | None = None,
+        settings: FlextSettings | None = None,
+        *,
+        subsystems: Iterable[str] | None = None,
+    ) -> FlextContainer:
+        """A container with every service of one environment registered (none created).
+
+        ``env`` defaults to ``FLEXT_ENVIRONMENT`` (development when unset).
+        ``subsystems`` limits the registration to the core services and those
+        subsystems' (``alerts``, ``quality``, ``database``, ``http``,
+        ``orchestration``, ``runs``); the others are then not even imported.
+        """
+        if env is not None:
+            environment = Environment(env)
+        elif settings is not None:
+            environment = settings.environment
+        else:
+            environment = Environment.current()
+        if settings is None:
+            settings = load_settings(environment=environment)
+        container = cls(cleanup_timeout=30.0)
+        container.environment = environment
+        specs = None if subsystems is None else service_specs(subsystems)
+        register_profile(container, environment, settings, specs)
+        return container
+
+    def register_production_services(self, settings: FlextSettings | None = None) -> None:
+        """Upstream alias: register the production profile into this container."""
+        register_profile(self, Environment.PRODUCTION, settings)
+
+    def register_development_services(self, settings: FlextSettings | None = None) -> None:
+        """Upstream alias: register the development profile into this container."""
+        register_profile(self, Environment.DEVELOPMENT, settings)
+
+    def register_test_services(self, settings: FlextSettings | None = None) -> None:
+        """Upstream alias: register the test profile into this container."""
+        register_profile(self, Environment.TEST, settings)
 
 
-def configure_for_testing(settings: FlextSettings | None = None) -> Container:
+def configure_for_testing(settings: FlextSettings | None = None) -> FlextContainer:
     """The test-safe container: temp-dir SQLite, in-memory alerts, loopback HTTP, no waits."""
     if settings is not None and settings.environment is not Environment.TEST:
         raise ConfigurationError(
             "FLEXT_ENVIRONMENT: configure_for_testing needs test settings, "
             f"got {settings.environment}"
         )
-    return Container.for_environment(Environment.TEST, settings)
+    return FlextContainer.for_environment(Environment.TEST, settings)
 
 
 @dataclass(frozen=True)

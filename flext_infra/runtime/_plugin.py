@@ -37,6 +37,7 @@ from typing import Any
 
 from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
+from flext_infra.environments import FlextContainer
 from flext_infra.observability import bind_context, configure_logging, get_logger
 from flext_infra.runs import RunKind, StreamTally
 from flext_infra.runtime._recorder import HttpSnapshot, PluginRecorder, StreamsHook
@@ -154,7 +155,7 @@ def plugin_run(
     # The runtime uses the core services and alerts; plugins build their own HTTP
     # clients and connections from their config. The other subsystems would only
     # cost imports (~20 ms of every start).
-    container = Container.for_environment(environment, subsystems=("alerts",))
+    container = FlextContainer.for_environment(environment, subsystems=("alerts",))
     # Logging first: unconfigured structlog prints to stdout, which carries Singer messages.
     container.resolve("logger")
     log = get_logger("flext.runtime")

@@ -96,7 +96,7 @@ def create_app(container: Container, *, project: MeltanoProject | None = None) -
     (``serve.container.disposed``).
 
     Args:
-        container: A container for the serving environment (``Container.for_environment``).
+        container: A container for the serving environment (``FlextContainer.for_environment``).
         project: The Meltano project whose jobs and schedules are shown.
 
     Raises:

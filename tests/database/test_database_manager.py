@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from flext_infra import Container, configure_for_testing, load_settings
+from flext_infra import FlextContainer, configure_for_testing, load_settings
 from flext_infra.database import (
     DatabaseDisposedError,
     DatabaseHealth,
@@ -345,7 +345,7 @@ def test_development_without_oracle_uses_sqlite_under_data_dir_and_says_so(
 ) -> None:
     """development falls back to <data_dir>/flext.db and logs which database it chose."""
     monkeypatch.setenv("FLEXT_DATA_DIR", str(tmp_path / "data"))
-    container = Container.for_environment("development")
+    container = FlextContainer.for_environment("development")
     try:
         db = container.resolve("database")
         assert db.target == f"sqlite:///{tmp_path / 'data' / 'flext.db'}"

@@ -15,7 +15,7 @@ from typing import Any
 import oracledb
 import pytest
 
-from flext_infra import Container, Environment, ServiceCreationError, load_settings
+from flext_infra import Container, Environment, FlextContainer, ServiceCreationError, load_settings
 from flext_infra.database import (
     ConnectConfigurationError,
     ConnectionClosedError,
@@ -273,7 +273,7 @@ def test_staging_without_oracle_is_a_configuration_error_found_by_validate() -> 
     for var in ("FLEXT_ORACLE_HOST", "FLEXT_ORACLE_SERVICE_NAME", "FLEXT_ORACLE_USER",
                 "FLEXT_ORACLE_DSN"):  # fmt: skip
         assert var in problem
-    container = Container.for_environment("production")
+    container = FlextContainer.for_environment("production")
     try:
         with pytest.raises(ServiceCreationError) as info:
             container.resolve("database")
@@ -294,7 +294,7 @@ def test_staging_with_oracle_configured_validates(
     monkeypatch.setenv("FLEXT_ORACLE_PASSWORD", PASSWORD)
     report = validate_environment("staging")
     assert not [p for p in report.problems() if "oracle" in p], report.problems()
-    container = Container.for_environment("staging")
+    container = FlextContainer.for_environment("staging")
     try:
         manager = container.resolve("oracle_manager")
         assert container.resolve("database") is manager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flext_infra import Container, Environment, FlextSettings, configure_for_testing
+from flext_infra import Container, Environment, FlextContainer, FlextSettings, configure_for_testing
 from flext_infra.environments import (
     ServiceSpec,
     register_profile,
@@ -24,7 +24,7 @@ def test_environment_from_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("env", list(Environment))
 def test_for_environment_for_all_four(env: Environment) -> None:
     """for_environment builds each environment's container with its settings and services."""
-    container = Container.for_environment(env)
+    container = FlextContainer.for_environment(env)
     try:
         assert container.environment is env
         settings = container.resolve("settings")
@@ -41,7 +41,7 @@ def test_for_environment_for_all_four(env: Environment) -> None:
 def test_environment_from_settings_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no explicit environment, FLEXT_ENVIRONMENT picks the profile."""
     monkeypatch.setenv("FLEXT_ENVIRONMENT", "test")
-    container = Container.for_environment()
+    container = FlextContainer.for_environment()
     try:
         assert container.environment is Environment.TEST
     finally:
@@ -64,7 +64,7 @@ def test_upstream_alias_methods_register_profiles() -> None:
         ("register_development_services", Environment.DEVELOPMENT),
         ("register_test_services", Environment.TEST),
     ]:
-        c = Container()
+        c = FlextContainer()
         getattr(c, method)(load_settings(environment=env))
         assert c.resolve("settings").environment is env
         c.dispose()
@@ -109,3 +109,19 @@ def test_deployed_environments_require_oracle() -> None:
     assert not report.ok
     assert any("FLEXT_ORACLE_HOST" in p for p in report.problems())
     assert validate_environment("development").ok
+
+
+def test_the_generic_container_does_not_import_the_profiles() -> None:
+    """No import circle: flext_infra.container never imports flext_infra.environments."""
+    import ast
+    from pathlib import Path
+
+    import flext_infra.container
+
+    folder = Path(flext_infra.container.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("flext_infra.environments"), path
+    assert not hasattr(Container, "for_environment")
+    assert issubclass(FlextContainer, Container)

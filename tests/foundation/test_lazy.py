@@ -27,9 +27,9 @@ def test_building_every_profile_imports_no_database_driver() -> None:
     """
     out = _run(
         "import sys\n"
-        "from flext_infra import Container\n"
+        "from flext_infra import FlextContainer\n"
         "for env in ('development', 'test', 'staging', 'production'):\n"
-        "    Container.for_environment(env).validate()\n"
+        "    FlextContainer.for_environment(env).validate()\n"
         "import flext_infra.database\n"
         # A bound but unused lazy module has the type _LazyModule, not module.
         "drivers = ('sqlalchemy', 'oracledb', 'yaml', 'hishel')\n"

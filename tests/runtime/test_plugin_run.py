@@ -189,10 +189,10 @@ def test_plugin_container_holds_the_runtime_services_only(alert_dir: Path) -> No
 
 def test_unknown_subsystem_is_refused() -> None:
     """A typo in ``subsystems`` fails naming the known ones, rather than registering nothing."""
-    from flext_infra import Container
+    from flext_infra import FlextContainer
 
     with pytest.raises(ValueError, match="unknown subsystems \\['htp'\\]; known: alerts"):
-        Container.for_environment("test", subsystems=("htp",))
+        FlextContainer.for_environment("test", subsystems=("htp",))
 
 
 def test_tune_gc_for_cli_freezes_imports_and_keeps_the_thresholds() -> None:

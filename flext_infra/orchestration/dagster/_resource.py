@@ -101,14 +101,14 @@ class MeltanoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         job's lock; a run refused by the lock comes back ``refused`` with the
         holder's message.
         """
-        from flext_infra.container import Container
+        from flext_infra.environments import FlextContainer
         from flext_infra.settings import load_settings
 
         project = MeltanoProject(Path(self.project_dir))
         env = meltano_environment(project, self.environment)
         flext_env = flext_environment(ProjectSettings(project, env))
         settings = load_settings(environment=flext_env)
-        container = Container.for_environment(flext_env, settings)
+        container = FlextContainer.for_environment(flext_env, settings)
         try:
             orchestrator: Orchestrator = container.resolve("orchestrator")
             orchestrator.project = project
