@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project with its dev group
 
-demo: setup  ## sample API -> tap-flext-api -> target-flext-oracle -> SQLite, with a summary
+demo: setup  ## sample API -> tap-flext-api -> target-flext-oracle -> SQLite; logs to output/demo.log, then the run summary
 	$(PY) scripts/demo.py
 
 lint: setup
