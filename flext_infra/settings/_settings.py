@@ -458,6 +458,8 @@ class QualitySettings(SettingsGroup):
         description="Where rejected records go: a directory or s3://bucket/prefix "
         "(default: <data_dir>/rejects).",
     )
+
+
 class MetricsSettings(SettingsGroup):
     """Prometheus metrics pushed after batch runs (``FLEXT_METRICS_*``)."""
 
