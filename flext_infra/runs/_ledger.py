@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flext_infra.observability import get_logger, redact
+from flext_infra.runs._lock import RunLock
 from flext_infra.runs._models import (
     JobStats,
     RunKind,
@@ -42,7 +43,6 @@ from flext_infra.runs._store import (
 
 if TYPE_CHECKING:
     from flext_infra.database import ConnectionManager
-    from flext_infra.runs._lock import RunLock
 
 log = get_logger("flext.runs")
 
@@ -457,6 +457,8 @@ class RunLedger:
             "ELSE r.status END"
         )
         t = store.dialect.read_time
+        also = where.replace("WHERE", "AND")
+        plain = {k: v for k, v in params.items() if k != "now"}  # queries without :now
         with store.connection() as conn:
             by_status = store.query(
                 conn,
@@ -468,28 +470,27 @@ class RunLedger:
                 conn,
                 f"SELECT r.job, {derived}, r.started_at, r.ended_at FROM {runs} r "
                 f"WHERE r.started_at = (SELECT MAX(r2.started_at) FROM {runs} r2 "
-                f"WHERE r2.job = r.job) {where.replace('WHERE', 'AND')}",
+                f"WHERE r2.job = r.job) {also}",
                 params,
             )
             finished = store.query(
                 conn,
                 f"SELECT r.job, r.started_at, r.ended_at FROM {runs} r WHERE r.ended_at = "
-                f"(SELECT MAX(r2.ended_at) FROM {runs} r2 WHERE r2.job = r.job) "
-                f"{where.replace('WHERE', 'AND')}",
-                {k: v for k, v in params.items() if k != "now"},
+                f"(SELECT MAX(r2.ended_at) FROM {runs} r2 WHERE r2.job = r.job) {also}",
+                plain,
             )
             success = store.query(
                 conn,
                 f"SELECT r.job, MAX(r.ended_at) FROM {runs} r WHERE r.status = 'succeeded' "
-                f"{where.replace('WHERE', 'AND')} GROUP BY r.job",
-                {k: v for k, v in params.items() if k != "now"},
+                f"{also} GROUP BY r.job",
+                plain,
             )
             totals = store.query(
                 conn,
                 f"SELECT r.job, s.stream, SUM(s.records_read), SUM(s.records_loaded), "
                 f"SUM(s.rejects) FROM {streams} s JOIN {runs} r ON r.run_id = s.run_id "
                 f"{where} GROUP BY r.job, s.stream",
-                {k: v for k, v in params.items() if k != "now"},
+                plain,
             )
             conn.rollback()
         jobs: dict[str, dict[str, Any]] = {}
@@ -520,9 +521,7 @@ class RunLedger:
     # ------------------------------------------------------------------- locks
     def lock(self, job: str, run_id: str, keys: Sequence[str] = ()) -> RunLock:
         """A :class:`RunLock` on ``job`` and ``keys`` (Meltano state ids) for ``run_id``."""
-        from flext_infra.runs._lock import RunLock
-
-        return RunLock(self, job, run_id, keys)
+        return RunLock(self.store, job, run_id, keys, lock_ttl_s=self.lock_ttl_s, clock=self.clock)
 
     def heartbeat(self, run_id: str) -> Heartbeat:
         """A thread beating for ``run_id`` every third of the TTL until stopped."""

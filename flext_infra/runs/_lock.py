@@ -24,18 +24,15 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 from flext_infra._errors import FlextInfraError
 from flext_infra.observability import get_logger
-from flext_infra.runs._models import LockHolder, current_host, iso
+from flext_infra.runs._models import LockHolder, current_host, iso, utcnow
 from flext_infra.runs._store import LOCKS, RUNS, LedgerStore, is_duplicate_key
-
-if TYPE_CHECKING:
-    from flext_infra.runs._ledger import RunLedger
 
 log = get_logger("flext.runs")
 
@@ -98,15 +95,30 @@ def advisory_key(key: str) -> int:
 class RunLock:
     """The lock of one run on its job and state ids; a context manager.
 
+    Usually made by ``RunLedger.lock(job, run_id, keys)``.
+
     Args:
-        ledger: The ledger whose database holds the lock.
+        store: The ledger's database, which holds the lock.
         job: The job.
         run_id: The run taking the lock (its heartbeat keeps the lock rows fresh).
         keys: Further keys to hold, e.g. ``state:dev:tap-x-to-target-y``.
+        lock_ttl_s: How long a lock row outlives its last heartbeat.
+        clock: The current time (the ledger's).
     """
 
-    def __init__(self, ledger: RunLedger, job: str, run_id: str, keys: Sequence[str] = ()) -> None:
-        self.ledger = ledger
+    def __init__(
+        self,
+        store: LedgerStore,
+        job: str,
+        run_id: str,
+        keys: Sequence[str] = (),
+        *,
+        lock_ttl_s: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self.lock_ttl_s = lock_ttl_s
+        self.clock = clock
         self.job = job
         self.run_id = run_id
         self.keys = sorted(dict.fromkeys([job_key(job), *keys]))  # one order: no deadlock
@@ -117,7 +129,7 @@ class RunLock:
     @property
     def store(self) -> LedgerStore:
         """The ledger's database access."""
-        return self.ledger.store
+        return self._store
 
     @property
     def held(self) -> bool:
@@ -188,7 +200,7 @@ class RunLock:
             self._take_row(key)
 
     def _row_params(self, key: str) -> dict[str, Any]:
-        now = self.ledger.clock()
+        now = self.clock()
         b = self.store.dialect.bind_time
         return {
             "key": key,
@@ -197,7 +209,7 @@ class RunLock:
             "host": current_host(),
             "pid": os.getpid(),
             "now": b(now),
-            "expires": b(now + timedelta(seconds=self.ledger.lock_ttl_s)),
+            "expires": b(now + timedelta(seconds=self.lock_ttl_s)),
         }
 
     _INSERT = (
@@ -218,7 +230,7 @@ class RunLock:
                     raise
                 conn.rollback()
             holder = self._holder(conn, key)
-            if holder is None or holder.expires_at >= self.ledger.clock():
+            if holder is None or holder.expires_at >= self.clock():
                 conn.rollback()
                 raise LockHeldError(self.job, key, holder)
             # The holder stopped beating longer than the TTL ago: take it over.
@@ -240,7 +252,7 @@ class RunLock:
             "runs.lock_expired", key=holder.key, run_id=holder.run_id, pid=holder.pid,
             host=holder.host, expired_at=iso(holder.expires_at),
         )  # fmt: skip
-        now = self.store.dialect.bind_time(self.ledger.clock())
+        now = self.store.dialect.bind_time(self.clock())
         self.store.execute(
             conn,
             f"UPDATE {self.store.table(RUNS)} SET status = 'abandoned' WHERE run_id = :run_id "
@@ -290,7 +302,7 @@ class RunLock:
             store.execute(rows, f"DELETE FROM {store.table(LOCKS)} WHERE lock_key = :key",
                           {"key": key})  # fmt: skip
             store.execute(rows, self._INSERT.format(t=store.table(LOCKS)), params)
-            if stale is not None and stale.expires_at < self.ledger.clock():
+            if stale is not None and stale.expires_at < self.clock():
                 self._abandon(rows, stale)
             rows.commit()
 

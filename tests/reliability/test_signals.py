@@ -12,7 +12,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +83,6 @@ def test_the_tap_stops_promptly_on_a_signal_and_records_it(
     assert f"terminated by {sig.name}" in alerts[0]["message"]
 
 
-@pytest.fixture
-def pg_schema_made() -> Iterator[str]:
-    """A PostgreSQL schema created for the target, dropped afterwards."""
-    from tests.reliability.conftest import drop_schema, pg_available
-
-    if not pg_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (CI starts it)")
-    import uuid
-
-    name = f"sig_{uuid.uuid4().hex[:10]}"
-    yield name
-    drop_schema(name)
-
-
 def _singer(first: int, last: int) -> bytes:
     lines = []
     for i in range(first, last + 1):
@@ -110,11 +95,11 @@ def _singer(first: int, last: int) -> bytes:
 
 
 def test_sigterm_to_the_target_mid_batch_rolls_it_back_and_releases_no_state(
-    tmp_path: Path, pg_schema_made: str
+    tmp_path: Path, pg_schema: str
 ) -> None:
     """SIGTERM while a batch transaction waits on the database: exit 143 within 5 s, the
     batch rolled back, only whole batches in the table, every STATE printed covered."""
-    schema, batch = pg_schema_made, 1000
+    schema, batch = pg_schema, 1000
     config = tmp_path / "target.json"
     config.write_text(json.dumps(target_config(tmp_path, PG_URL, schema, batch)))
     with (tmp_path / "target.stderr").open("wb") as err:
