@@ -1,11 +1,11 @@
 """One ``meltano run`` attempt as a process group that stops honestly.
 
 Meltano runs in its own session (process group), so a stop reaches the tap
-and the target it started as well. A stop, whether a timeout or a signal to
-``flext`` itself, sends SIGTERM to the whole group first: the plugins then roll
-back or commit their open batch and exit 143, and Meltano (4.4+) saves the
-STATE the target released. Only a group still alive ``stop_grace_s`` later is
-killed with SIGKILL.
+and the target it started as well. A stop first signals the whole group
+(SIGTERM on a timeout; the signal ``flext`` itself received otherwise): the
+plugins then roll back their open batch and exit 143 (or 130), and Meltano
+(4.4+) saves the STATE the target released. Only a group still alive
+``stop_grace_s`` later is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def run_attempt(
             outcome.stopped_by = stop.signum
             with stopping:
                 log.warning("orchestrator.stopping", signal=stop.signal_name, pid=proc.pid)
-                signal_group(proc, signal.SIGTERM)
+                signal_group(proc, signal.Signals(stop.signum))  # forwarded as received
             outcome.killed = _drain(proc, take, stop_grace_s)
         outcome.exit_code = proc.wait()
     finally:
