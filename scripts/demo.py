@@ -33,7 +33,7 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
                         for i, (c, w) in enumerate(zip(row, widths, strict=True))))  # fmt: skip
 
 
-def summary(ledger: RunLedger, run_id: str, database: Path, log: Path) -> int:
+def summary(ledger: RunLedger, run_id: str, database: Path, log: Path, show: str) -> int:
     """Print the ledger's summary of the run; the run's exit code."""
     run = ledger.get_run(run_id)
     if run is None:
@@ -49,7 +49,7 @@ def summary(ledger: RunLedger, run_id: str, database: Path, log: Path) -> int:
     )
     print(f"\nDatabase: {database}")
     print(f"Logs:     {log}")
-    print(f"Details:  flext runs show {run.run_id}")
+    print(f"Details:  {show} {run.run_id}")
     return run.exit_code or 0
 
 
@@ -64,13 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     output: Path = args.output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     database = output / "flext-demo.db"
-    ledger_url = f"sqlite:///{output / 'flext-runs.db'}"
     log = output / "demo.log"
+    # The default place keeps the run where `flext runs` in the project looks
+    # (the development environment's data dir); elsewhere, beside the output.
+    data_dir = ROOT / ".flext" if output == (ROOT / "output").resolve() else output / ".flext"
+    ledger_url = f"sqlite:///{data_dir / 'flext.db'}"
+    show = "flext runs show"
+    if data_dir != ROOT / ".flext":
+        show = f"FLEXT_RUNS_URL={ledger_url} {show}"
     env = {
         **os.environ,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "FLEXT_ENVIRONMENT": "development",
-        "FLEXT_DATA_DIR": str(output / ".flext"),
+        "FLEXT_DATA_DIR": str(data_dir),
         "FLEXT_RUNS_URL": ledger_url,
         "TARGET_FLEXT_ORACLE_SQLALCHEMY_URL": f"sqlite:///{database}",
     }
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flext run failed before recording the run (exit {done.returncode}); see {log}",
               file=sys.stderr)  # fmt: skip
         return done.returncode or 1
-    code = summary(RunLedger.from_url(ledger_url), run_id, database, log)
+    code = summary(RunLedger.from_url(ledger_url), run_id, database, log, show)
     if code:
         print(f"\nThe pipeline did not succeed; the reason is in {log}", file=sys.stderr)
     return code

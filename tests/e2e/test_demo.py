@@ -39,6 +39,14 @@ def test_the_demo_prints_where_the_logs_are_and_the_run_summary(tmp_path: Path) 
     ]  # fmt: skip
     assert lines[-3] == f"Database: {tmp_path / 'out' / 'flext-demo.db'}"
     assert lines[-2] == f"Logs:     {log}"
-    assert lines[-1].startswith("Details:  flext runs show ")
+    shown = lines[-1].removeprefix("Details:  ").split()
+    assert shown[:-1] == [f"FLEXT_RUNS_URL=sqlite:///{tmp_path / 'out' / '.flext' / 'flext.db'}",
+                          "flext", "runs", "show"]  # fmt: skip
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "flext"), "runs", "show", shown[-1]], cwd=ROOT,
+        env={**env, "FLEXT_RUNS_URL": shown[0].split("=", 1)[1]}, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0 and "status:      succeeded" in listed.stdout, listed.stderr
     assert "METRIC" not in done.stdout and "METRIC" in log.read_text()
     assert "Block run completed" in log.read_text()
