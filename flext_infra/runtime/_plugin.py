@@ -109,9 +109,7 @@ def report_http(snapshot: HttpSnapshot) -> None:
 
 
 def _kind(plugin: str) -> RunKind:
-    if os.environ.get("MELTANO_LOADER_NAME") or plugin.startswith("target"):
-        return RunKind.LOADER
-    return RunKind.EXTRACTOR
+    return RunKind.LOADER if plugin.startswith("target") else RunKind.EXTRACTOR
 
 
 def _flags(argv: Sequence[str]) -> set[str]:
@@ -159,14 +157,15 @@ def plugin_run(
     # Logging first: unconfigured structlog prints to stdout, which carries Singer messages.
     container.resolve("logger")
     log = get_logger("flext.runtime")
-    pipeline = (
-        os.environ.get("MELTANO_EXTRACTOR_NAME") or os.environ.get("MELTANO_LOADER_NAME") or plugin
-    )
+    kind = _kind(plugin)
+    # Meltano gives a loader its extractor's name too: take the variable of our own kind.
+    own = "MELTANO_LOADER_NAME" if kind is RunKind.LOADER else "MELTANO_EXTRACTOR_NAME"
+    pipeline = os.environ.get(own) or plugin
     meltano_run_id = os.environ.get("MELTANO_RUN_ID")
     run_id = meltano_run_id or uuid.uuid4().hex
     args = sys.argv[1:] if argv is None else argv
     sync = is_sync_invocation(args)
-    kind, tally = _kind(plugin), StreamTally()
+    tally = StreamTally()
     settings = container.resolve(FlextSettings)
     recorder = None
     if sync and settings.runs.record_plugin_runs:

@@ -134,6 +134,8 @@ def test_plugins_run_by_hand_record_their_own_rows(project: MeltanoProject) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {r.kind: r for r in ledger.list_runs()}
     assert set(rows) == {RunKind.EXTRACTOR, RunKind.LOADER}
+    assert rows[RunKind.EXTRACTOR].job == "tap-flext-api"
+    assert rows[RunKind.LOADER].job == "target-flext-oracle"  # not its extractor's name
     for row in rows.values():
         assert row.status is RunStatus.SUCCEEDED and row.exit_code == 0
         assert row.link_id == "0b9c6a0e-4c5d-4f7e-8a9b-0c1d2e3f4a5b"

@@ -100,6 +100,10 @@ def test_meltano_plugin_name_names_the_pipeline(
     with plugin_run("tap-flext-api", environment="test", argv=[]) as run:
         assert run.pipeline == "tap-flext-api--allocation"
         assert run.run_id == "run-123"
+    # Meltano gives the loader its extractor's name as well: the loader keeps its own.
+    monkeypatch.setenv("MELTANO_LOADER_NAME", "target-flext-oracle--overwrite")
+    with plugin_run("target-flext-oracle", environment="test", argv=[]) as run:
+        assert run.pipeline == "target-flext-oracle--overwrite"
 
 
 @pytest.mark.parametrize(
