@@ -44,8 +44,34 @@ class LedgerCollector(Collector):
         self.ledger = ledger
         self.job = job
 
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples: registering the collector reads no database."""
+        yield from self._families()
+
     def collect(self) -> Iterator[Metric]:
-        """The metric families (see the module's table)."""
+        """The metric families (see the module's docstring), read from the ledger now."""
+        duration, records, rejects, last_success, status, runs = self._families()
+        for stats in self.ledger.job_stats(self.job):
+            job = stats.job
+            if stats.last_duration_s is not None:
+                duration.add_metric([job], stats.last_duration_s)
+            for stream, count in sorted(stats.records.items()):
+                records.add_metric([job, stream], count)
+            for stream, count in sorted(stats.rejects.items()):
+                rejects.add_metric([job, stream], count)
+            if stats.last_success_at is not None:
+                last_success.add_metric([job], stats.last_success_at.timestamp())
+            if stats.last_status is not None:
+                status.add_metric([job], {s.value: s is stats.last_status for s in RunStatus})
+            for name, count in sorted(stats.runs.items()):
+                runs.add_metric([job, name], count)
+        yield from (duration, records, rejects, last_success, status, runs)
+
+    @staticmethod
+    def _families() -> tuple[
+        GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily,
+        StateSetMetricFamily, CounterMetricFamily,
+    ]:  # fmt: skip
         duration = GaugeMetricFamily(
             "flext_run_duration_seconds", "Duration of the newest finished run.", labels=["job"]
         )
@@ -68,18 +94,4 @@ class LedgerCollector(Collector):
         runs = CounterMetricFamily(
             "flext_runs", "Runs recorded in the ledger, by status.", labels=["job", "status"]
         )
-        for stats in self.ledger.job_stats(self.job):
-            job = stats.job
-            if stats.last_duration_s is not None:
-                duration.add_metric([job], stats.last_duration_s)
-            for stream, count in sorted(stats.records.items()):
-                records.add_metric([job, stream], count)
-            for stream, count in sorted(stats.rejects.items()):
-                rejects.add_metric([job, stream], count)
-            if stats.last_success_at is not None:
-                last_success.add_metric([job], stats.last_success_at.timestamp())
-            if stats.last_status is not None:
-                status.add_metric([job], {s.value: s is stats.last_status for s in RunStatus})
-            for name, count in sorted(stats.runs.items()):
-                runs.add_metric([job, name], count)
-        yield from (duration, records, rejects, last_success, status, runs)
+        return duration, records, rejects, last_success, status, runs

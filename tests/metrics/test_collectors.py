@@ -140,3 +140,13 @@ def test_the_tap_writes_its_run_and_http_metrics_to_the_textfile(tmp_path: Path)
     assert got[("flext_run_records_total", (job, ("stream", "allocation")))] == 250
     assert got[("flext_http_requests_total", (("host", host), ("outcome", "2xx")))] >= 3
     assert got[("flext_http_breaker_open", (("host", host),))] == 0
+
+
+def test_registering_the_collector_reads_no_database(tmp_path: Path) -> None:
+    """describe() names the families without a query: a registry (auto_describe, as flext
+    serve's) can take the collector before the ledger's database is up."""
+    unreachable = RunLedger.from_url("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(LedgerCollector(unreachable))
+    names = {m.name for m in LedgerCollector(unreachable).describe()}
+    assert {"flext_run_records", "flext_run_status", "flext_run_duration_seconds"} <= names
