@@ -103,6 +103,7 @@ def test_how_a_plugin_process_ends_decides_its_status_and_code(
 def test_a_stop_signal_raises_terminated_in_the_main_thread_once() -> None:
     """The first SIGTERM raises Terminated; a second one while unwinding is only logged."""
     caught: list[int] = []
+    before = signal.getsignal(signal.SIGTERM)
     with stop_on_signals() as received:
         try:
             signal.raise_signal(signal.SIGTERM)
@@ -110,7 +111,7 @@ def test_a_stop_signal_raises_terminated_in_the_main_thread_once() -> None:
             caught.append(stop.exit_code)
             signal.raise_signal(signal.SIGTERM)  # ignored: already stopping
     assert caught == [143] and received == [signal.SIGTERM, signal.SIGTERM]
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back
 
 
 def test_the_sdk_still_has_the_signal_hook_the_plugins_replace() -> None:
