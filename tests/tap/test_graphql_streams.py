@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -427,3 +429,18 @@ def test_a_record_graphql_nulled_is_dropped_and_counted_or_rejected(
             reject["field"] == "name" and reject["record"] == {} and reject["key"] == {"id": None}
         )
         assert "could not load 'name' of items 11" in reject["reason"]
+
+
+def test_a_graphql_stream_writes_batch_files_too(api: SampleApi, tmp_path: Path) -> None:
+    """With batch_config the GraphQL records arrive in BATCH files, each record once."""
+    batch = {"encoding": {"format": "jsonl", "compression": "gzip"},
+             "storage": {"root": f"file://{tmp_path}"}, "batch_size": 40}  # fmt: skip
+    run = run_in_process(config(api, batch_config=batch))
+    assert run.error is None, run.error
+    files = [f for m in run.messages if m["type"] == "BATCH" for f in m["manifest"]]
+    records = []
+    for url in files:
+        with gzip.open(url.removeprefix("file://"), "rt") as fh:
+            records += [json.loads(line) for line in fh]
+    assert sorted(r["id"] for r in records) == list(range(1, 96))
+    assert {r["id"]: r for r in records}[42] == api.record("items", 42)
