@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
     from flext_infra.quality import DataValidator
+    from target_flext_oracle._loader import LoadJob
     from target_flext_oracle._plan import TableRef
 
 
@@ -43,3 +44,6 @@ class SinkHost(Protocol):
 
     def drain_now(self, sink: Sink) -> None:
         """Load the sink's buffered rows now (before an ACTIVATE_VERSION, say)."""
+
+    def load_in_order(self, job: LoadJob) -> None:
+        """Queue a sealed batch's load behind the earlier ones (the loader thread)."""

@@ -140,6 +140,9 @@ class SdkTargetAdapter(SQLTarget):
     def after_drain(self) -> None:
         """A sink was drained (its batch committed or failed)."""
 
+    def on_input_end(self) -> None:
+        """Every input line was read (before ``process_endofpipe``)."""
+
     def on_abort(self) -> None:
         """Reading ended with an exception (any ``BaseException``)."""
 
@@ -164,12 +167,15 @@ class SdkTargetAdapter(SQLTarget):
         self.after_drain()
 
     def process_lines(self, file_input: IO[str] | None) -> Counter[str]:  # type: ignore[misc]
-        """The SDK's reading loop (``@final`` there); :meth:`on_abort` on any exception."""
+        """The SDK's reading loop (``@final`` there), then :meth:`on_input_end`; :meth:`on_abort`
+        on any exception."""
         try:
-            return super().process_lines(file_input)
+            counts = super().process_lines(file_input)
+            self.on_input_end()
         except BaseException:
             self.on_abort()
             raise
+        return counts
 
     # --- SDK state, read through one door ------------------------------------------
 

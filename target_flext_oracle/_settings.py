@@ -182,13 +182,27 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Rows per executemany round trip on Oracle.",
     ),
     th.Property(
+        "columnar",
+        th.BooleanType,
+        default=True,
+        title="Columnar Load Path",
+        description=(
+            "Decode each batch of a stream into Arrow columns and load it through the "
+            "database driver's bulk path (binary COPY on PostgreSQL, ADBC on SQLite, "
+            "DataFrame ingestion on Oracle), loading one batch while the next is decoded. "
+            "Streams with add_record_metadata, validation rules or hard deletes load per "
+            "record either way. false: every stream loads per record."
+        ),
+    ),
+    th.Property(
         "direct_path_load",
         th.BooleanType,
         default=False,
         title="Direct Path Load",
         description=(
             "append-only on Oracle: load with python-oracledb's direct path interface "
-            "(thin mode, oracledb >= 3.4) instead of executemany."
+            "(thin mode, oracledb >= 3.4; Arrow batches on the columnar path) instead of "
+            "executemany."
         ),
     ),
 ).to_dict()
@@ -234,6 +248,7 @@ class TargetSettings:
     max_rejects: int | None
     oracle_array_size: int
     direct_path_load: bool
+    columnar: bool = True
     validation: Any = None
 
     @classmethod
@@ -276,6 +291,7 @@ class TargetSettings:
             max_rejects=config.get("max_rejects"),
             oracle_array_size=max(1, int(config.get("oracle_array_size") or 5000)),
             direct_path_load=bool(config.get("direct_path_load", False)),
+            columnar=bool(config.get("columnar", True)),
             validation=config.get("validation"),
         )
 

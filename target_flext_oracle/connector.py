@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
@@ -28,12 +28,29 @@ from target_flext_oracle._names import IdentifierPolicy
 from target_flext_oracle._plan import ColumnState, FieldPlan, TablePlan, TableRef, TableState
 from target_flext_oracle._settings import SchemaChangePolicy, TargetSettings
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from target_flext_oracle.columnar import Form
+
 log = get_logger("target_flext_oracle.connector")
 
 #: String column sizes chosen from observed data (dialects that size strings).
 STRING_BUCKETS = (64, 255, 1000, 4000, 32767)
 
 Adapter = Callable[[Any], Any]
+#: Runs one SQL statement inside the batch's transaction.
+Execute = Callable[[str], object]
+
+
+class BulkSession(Protocol):
+    """The columnar path's connection: statements and Arrow ingestion in one transaction."""
+
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+
+    def ingest(self, ref: TableRef, data: pa.Table, *, temporary: bool = False) -> None:
+        """Append an Arrow table (columns named as the table's) to ``ref``."""
 
 
 class FlextConnector(SQLConnector):
@@ -64,6 +81,8 @@ class FlextConnector(SQLConnector):
     max_varchar_bytes: ClassVar[int | None] = None
     #: The family name in logs and errors.
     family: ClassVar[str] = "sql"
+    #: Batches can load as Arrow columns through the driver's bulk path.
+    supports_columnar: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -86,6 +105,8 @@ class FlextConnector(SQLConnector):
         self._handle: EngineHandle | None = None
         self._states: dict[TableRef, TableState | None] = {}
         self._policy: IdentifierPolicy | None = None
+        #: The columnar path's connection (a dialect's ``bulk_transaction`` opens it).
+        self._bulk: Any = None
 
     @property
     def policy(self) -> IdentifierPolicy:
@@ -121,7 +142,10 @@ class FlextConnector(SQLConnector):
         return self._engine.dialect
 
     def dispose(self) -> None:
-        """Close the engine and everything behind it (safe to call twice)."""
+        """Close the bulk connection, the engine and everything behind it (safe to call twice)."""
+        if self._bulk is not None:
+            bulk, self._bulk = self._bulk, None
+            bulk.close()
         if self._handle is not None:
             handle, self._handle = self._handle, None
             self._cached_engine = None
@@ -434,11 +458,11 @@ class FlextConnector(SQLConnector):
 
     # --- applying plans ---------------------------------------------------------
 
-    def apply_plan(self, conn: sa.Connection, plan: TablePlan, *, need_unique: bool) -> None:
-        """Run the plan's DDL on ``conn`` (inside the batch transaction, before loading).
+    def apply_plan(self, execute: Execute, plan: TablePlan, *, need_unique: bool) -> None:
+        """Run the plan's DDL (inside the batch transaction, before loading).
 
         Args:
-            conn: The batch's connection.
+            execute: Runs one statement in the batch's transaction.
             plan: The plan.
             need_unique: The keys must be unique (upsert): new tables get a primary
                 key, existing ones without one a unique index. Append-only tables
@@ -464,7 +488,7 @@ class FlextConnector(SQLConnector):
                 statements += self.unique_key_sql(ref, plan.keys)
         for sql in statements:
             log.info("target.ddl", table=str(ref), sql=sql)
-            conn.exec_driver_sql(sql)
+            execute(sql)
 
     def plan_applied(self, plan: TablePlan, *, unique: bool = False) -> None:
         """Record a committed plan in the reflection cache and clear its DDL."""
@@ -506,6 +530,25 @@ class FlextConnector(SQLConnector):
             cursor.executemany(sql, values)
         finally:
             cursor.close()
+
+    # --- the columnar path -----------------------------------------------------------
+
+    def columnar_form(self, kind: Kind) -> Form:
+        """How the bulk path wants a column of ``kind``: Arrow's type, or the per-record text."""
+        return "native"
+
+    def bulk_transaction(self) -> contextlib.AbstractContextManager[BulkSession]:
+        """One transaction on the bulk connection (committed when the block ends)."""
+        raise NotImplementedError
+
+    def cancel_bulk(self) -> None:
+        """Ask the bulk connection to stop its statement (called from another thread)."""
+
+    def load_arrow(
+        self, session: BulkSession, ref: TableRef, plan: TablePlan, data: pa.Table, *, upsert: bool
+    ) -> None:
+        """Append ``data`` to ``ref``, or upsert it by ``plan.keys`` (rows unique by key)."""
+        raise NotImplementedError
 
     def placeholder(self, index: int) -> str:
         """The driver's bind placeholder for the ``index``-th (0-based) value."""

@@ -1,11 +1,20 @@
-"""The sink: typed conversion on arrival, one transaction per batch, rejects with reasons.
+"""The sink: one stream's batches, converted and checked, loaded in one transaction each.
 
-A record is converted into a row tuple as it arrives (the conversion validates;
-see ``_converters``). A record that cannot be stored goes to the reject store with
-the field and the reason; nothing is dropped silently. ``process_batch`` runs the
-batch in one transaction: DDL first (create, add, widen), then the bulk load,
-then commit. A failure rolls back and raises :class:`BatchLoadError` naming the
-stream, the batch's record range and input lines, and the cause.
+Two paths, one outcome:
+
+* **per record**: a record is converted into a row tuple as it arrives (the
+  conversion validates; see ``_converters``);
+* **columnar**: the stream's RECORD lines stay raw until the batch is full, then
+  the batch is decoded into checked Arrow columns at once (``columnar/``) and
+  handed to the database driver's bulk path. A batch the columnar decoder
+  refuses goes through the per-record path, which isolates bad records.
+
+Either way a record that cannot be stored goes to the reject store with the
+field and the reason; nothing is dropped silently. A batch loads in one
+transaction: DDL first (create, add, widen), then the bulk load, then commit.
+A failure rolls back and raises :class:`BatchLoadError` naming the stream, the
+batch's record range and input lines, and the cause. Columnar batches load in
+order on the target's loader thread (``_loader``) while the next is decoded.
 """
 
 from __future__ import annotations
@@ -23,8 +32,10 @@ from target_flext_oracle._batch_files import batch_records
 from target_flext_oracle._converters import Reject, compile_row_builder, make_converter
 from target_flext_oracle._errors import BatchLoadError, TargetError
 from target_flext_oracle._host import SinkHost
+from target_flext_oracle._loader import LoadJob
 from target_flext_oracle._logical import Kind, LogicalType, from_jsonschema
 from target_flext_oracle._plan import TablePlan, TableRef
+from target_flext_oracle._reader import decode_line
 from target_flext_oracle._sdk_adapter import (
     add_sdc_metadata,
     overrides_preprocess,
@@ -35,10 +46,12 @@ from target_flext_oracle._settings import LoadMethod
 from target_flext_oracle.connector import FlextConnector
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
     from singer_sdk.target_base import Target
 
     from flext_infra.quality import DataValidator
+    from target_flext_oracle.columnar import StreamDecoder
 
 log = get_logger("target_flext_oracle.sink")
 
@@ -73,6 +86,11 @@ class FlextSink(SQLSink[FlextConnector]):
         self._batch_first_line: int | None = None
         self._batch_last_line: int | None = None
         self._warned_fields: set[str] = set()
+        #: Columnar path: raw RECORD lines (or records that came as dicts) and their lines.
+        self._lines: list[bytes | dict[str, Any]] = []
+        self._line_numbers: list[int] = []
+        self._decoder: StreamDecoder | None = None
+        self.columnar = False
         self.batches_sealed = 0
         self.batches_committed = 0
         super().__init__(target, stream_name, schema, key_properties, connector)
@@ -171,7 +189,7 @@ class FlextSink(SQLSink[FlextConnector]):
     # --- records ------------------------------------------------------------------
 
     def accept(self, record: dict[str, Any], message: dict[str, Any], line: int | None) -> bool:
-        """Convert one record into a row, or reject it with its reason.
+        """Take one record (convert it now, or keep it for its columnar batch).
 
         Returns:
             True when the batch is full and should be drained.
@@ -179,6 +197,45 @@ class FlextSink(SQLSink[FlextConnector]):
         Raises:
             MissingKeyPropertiesError: a key property is absent from the record.
         """
+        if self.columnar:
+            return self._keep(record, line or 0)
+        row = self._row_of(record, message, line)
+        if row is None:
+            return False
+        rows = self._rows
+        if not rows:
+            self._batch_first_seq = self._record_seq + 1
+            self._batch_first_line = line
+        self._record_seq += 1
+        self._batch_last_line = line
+        rows.append(row)
+        if self._quality is not None:
+            self._records.append(record)
+        return len(rows) >= self._batch_limit
+
+    def accept_line(self, line: bytes, number: int) -> bool:
+        """Keep one raw RECORD line for the stream's next columnar batch.
+
+        Returns:
+            True when the batch is full and should be drained.
+        """
+        return self._keep(line, number)
+
+    def _keep(self, entry: bytes | dict[str, Any], number: int) -> bool:
+        lines = self._lines
+        if not lines:
+            self._batch_first_seq = self._record_seq + 1
+            self._batch_first_line = number
+        self._record_seq += 1
+        self._batch_last_line = number
+        lines.append(entry)
+        self._line_numbers.append(number)
+        return len(lines) >= self._batch_limit
+
+    def _row_of(
+        self, record: dict[str, Any], message: dict[str, Any], line: int | None
+    ) -> tuple[Any, ...] | None:
+        """One record as a row, or None after rejecting it with its reason."""
         # The hot path: attribute lookups are hoisted into setup (_compile).
         for key in self._key_fields:
             if record.get(key) is None:
@@ -188,7 +245,7 @@ class FlextSink(SQLSink[FlextConnector]):
                         f"key property {key!r} (key properties {self._key_fields})"
                     )
                 self._reject(record, key, "key is null", line)
-                return False
+                return None
         if self._with_metadata:
             add_sdc_metadata(self, record, message)
         if self._preprocess:
@@ -206,17 +263,8 @@ class FlextSink(SQLSink[FlextConnector]):
                         )
         except Reject as rej:
             self._reject(record, rej.field, rej.reason, line)
-            return False
-        rows = self._rows
-        if not rows:
-            self._batch_first_seq = self._record_seq + 1
-            self._batch_first_line = line
-        self._record_seq += 1
-        self._batch_last_line = line
-        rows.append(row)
-        if self._quality is not None:
-            self._records.append(record)
-        return len(rows) >= self._batch_limit
+            return None
+        return row
 
     def key_of(self, record: dict[str, Any]) -> Any:
         """The record's key values (for reject lines)."""
@@ -245,11 +293,17 @@ class FlextSink(SQLSink[FlextConnector]):
 
     @property
     def current_size(self) -> int:
-        """Rows waiting for the next batch."""
-        return len(self._rows)
+        """Records waiting for the next batch."""
+        return len(self._rows) + len(self._lines)
 
     def start_drain(self) -> dict[str, Any]:
-        """Hand the collected rows to :meth:`process_batch`."""
+        """Hand the collected rows (or raw lines) to :meth:`process_batch`."""
+        if self._lines:
+            context = super().start_drain()
+            context["lines"], self._lines = self._lines, []
+            context["numbers"], self._line_numbers = self._line_numbers, []
+            context["range"] = self._range()
+            return context
         if self._quality is not None:
             self._apply_quality_rules(self._quality)
         # The SDK's record counters, moved once per batch rather than once per record.
@@ -257,13 +311,16 @@ class FlextSink(SQLSink[FlextConnector]):
         self.record_counter_metric.increment(len(self._rows))
         context = super().start_drain()
         context["rows"], self._rows = self._rows, []
-        context["range"] = (
+        context["range"] = self._range()
+        return context
+
+    def _range(self) -> tuple[int, int, int | None, int | None]:
+        return (
             self._batch_first_seq,
             self._record_seq,
             self._batch_first_line,
             self._batch_last_line,
         )
-        return context
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """Load the batch in one transaction (DDL first), then release covered STATE.
@@ -271,6 +328,9 @@ class FlextSink(SQLSink[FlextConnector]):
         Raises:
             BatchLoadError: the batch was rolled back; names stream, range and cause.
         """
+        if "lines" in context:
+            self._process_columnar(context)
+            return
         rows: list[tuple[Any, ...]] = context.get("rows") or []
         self.batches_sealed += 1
         if not rows:
@@ -293,6 +353,173 @@ class FlextSink(SQLSink[FlextConnector]):
             records=f"{first}-{last}",
         )
         self.host.batch_committed()
+
+    # --- the columnar path --------------------------------------------------------
+
+    def enable_columnar(self) -> bool:
+        """Load this stream as Arrow columns when nothing per record is needed.
+
+        Not for streams with ``add_record_metadata``, ``validation`` rules, a
+        ``preprocess_record`` override, hard deletes, or a column whose type the
+        stream no longer matches (a text column holding numbers, say).
+
+        Returns:
+            True when the stream now loads columnar.
+        """
+        from target_flext_oracle.columnar import supports
+
+        self.columnar = (
+            self.settings.columnar
+            and self.connector.supports_columnar
+            and not self._with_metadata
+            and not self._preprocess
+            and self._quality is None
+            and not (self.settings.hard_delete and _DELETED_AT in self._fields)
+            and all(supports(fp.source, fp.target) for fp in self.plan.fields)
+        )
+        return self.columnar
+
+    def _process_columnar(self, context: dict[str, Any]) -> None:
+        """Decode and check the batch here; load it on the loader thread, in order."""
+        lines: list[bytes | dict[str, Any]] = context["lines"]
+        numbers: list[int] = context["numbers"]
+        first, last, first_line, last_line = context["range"]
+        self.batches_sealed += 1
+        table, rows = self._decode_batch(lines, numbers)
+        loaded = table.num_rows if table is not None else len(rows)
+        self.tally_record_read(loaded)
+        self.record_counter_metric.increment(loaded)
+
+        def run() -> None:
+            try:
+                if table is not None and table.num_rows:
+                    self._load_arrow(table)
+                elif rows:
+                    self._load(rows)
+            except Exception as exc:
+                self.connector.forget(self.load_ref)
+                raise BatchLoadError(
+                    self.stream_name, first, last, first_line, last_line, exc
+                ) from exc
+            self.batches_committed += 1
+            if loaded:
+                log.info(
+                    "target.batch_committed",
+                    stream=self.stream_name,
+                    table=str(self.load_ref),
+                    rows=loaded,
+                    records=f"{first}-{last}",
+                    path="columnar" if table is not None else "per-record",
+                )
+            self.host.batch_committed()
+
+        label = f"{self.stream_name} records {first}-{last}"
+        self.host.load_in_order(LoadJob(run, self.connector.cancel_bulk, label))
+
+    def _decode_batch(
+        self, lines: list[bytes | dict[str, Any]], numbers: list[int]
+    ) -> tuple[pa.Table | None, list[tuple[Any, ...]]]:
+        """The batch as a checked Arrow table, or (refused) as per-record rows."""
+        from target_flext_oracle.columnar import Refused
+
+        if all(type(entry) is bytes for entry in lines):
+            decoder = self._columnar_decoder()
+            try:
+                decoded = decoder.decode(cast(list[bytes], lines))
+            except Refused as why:
+                log.info(
+                    "target.batch_per_record",
+                    stream=self.stream_name,
+                    lines=f"{numbers[0]}-{numbers[-1]}",
+                    reason=str(why)[:300],
+                )
+            else:
+                for index, field, reason in decoded.rejects:
+                    record = _record_in(lines[index], numbers[index])
+                    self._reject(record, field, reason, numbers[index])
+                table = decoded.table
+                if self.load_method is not LoadMethod.APPEND_ONLY and self.plan.keys:
+                    table = self._dedupe_arrow(table)
+                return table, []
+        warned = len(self._warned_fields)
+        rows = []
+        for entry, number in zip(lines, numbers, strict=True):
+            record = _record_in(entry, number)
+            if not record.keys() <= self._field_set:
+                # Every field outside the schema, so the rebuilt decoder can skip them.
+                self._warn_unknown(record)
+            row = self._row_of(record, {}, number)
+            if row is not None:
+                rows.append(row)
+        if len(self._warned_fields) != warned:
+            # Fields outside the schema were reported: later batches skip them quietly.
+            self._decoder = None
+        return None, rows
+
+    def _columnar_decoder(self) -> StreamDecoder:
+        if self._decoder is None:
+            from target_flext_oracle.columnar import ColumnSpec, StreamDecoder
+
+            strict = self.settings.validate_records
+            specs = []
+            for fp in self.plan.fields:
+                source = fp.source
+                form = self.connector.columnar_form(source.kind)
+                finish = self.connector.adapter(fp.target)
+                specs.append(
+                    ColumnSpec(
+                        field=fp.field,
+                        column=fp.column,
+                        logical=source,
+                        form=form,
+                        required=strict and not fp.nullable,
+                        max_length=source.length if strict and source.kind is Kind.STRING else None,
+                        convert=make_converter(
+                            fp.field, source, fp.target, strict=strict, finish=finish
+                        ),
+                        parse=make_converter(fp.field, source, source, strict=strict),
+                    )
+                )
+            empty_key = (
+                f"empty string key: {self.connector.family} stores '' as NULL"
+                if self._empty_key_is_null
+                else None
+            )
+            self._decoder = StreamDecoder(
+                specs,
+                self._key_fields,
+                empty_key_reason=empty_key,
+                ignored=sorted(self._warned_fields),
+            )
+        return self._decoder
+
+    def _dedupe_arrow(self, table: pa.Table) -> pa.Table:
+        """Keep the last row per key (as the per-record path's dict does)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys = list(self.plan.keys)
+        indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+        last = indexed.group_by(keys, use_threads=False).aggregate([("__row", "max")])
+        merged = table.num_rows - last.num_rows
+        if not merged:
+            return table
+        self.tally_duplicate_merged(merged)
+        kept = last.column("__row_max").combine_chunks()
+        # The kept rows in arrival order (any order loads the same; this one reads better).
+        return table.take(kept.take(pc.array_sort_indices(kept)))
+
+    def _load_arrow(self, table: pa.Table) -> None:
+        plan = self.plan
+        upsert = self.load_method is not LoadMethod.APPEND_ONLY and bool(plan.keys)
+        if self.connector.sizes_strings_from_data:
+            self.connector.size_strings(plan, _observed_arrow(table, plan))
+        ddl_ran = plan.has_ddl
+        with self.connector.bulk_transaction() as session:
+            self.connector.apply_plan(session.execute, plan, need_unique=upsert)
+            self.connector.load_arrow(session, self.load_ref, plan, table, upsert=upsert)
+        if ddl_ran:
+            self.connector.plan_applied(plan, unique=upsert)
 
     @property
     def _quality_keys(self) -> list[str]:
@@ -324,7 +551,7 @@ class FlextSink(SQLSink[FlextConnector]):
             current_tally().add(self.stream_name, loaded=received)
 
         with self.connector.begin(on_commit=committed) as conn:
-            self.connector.apply_plan(conn, plan, need_unique=upsert)
+            self.connector.apply_plan(conn.exec_driver_sql, plan, need_unique=upsert)
             if deletes:
                 self.connector.delete_keys(conn, self.load_ref, plan.keys, deletes)
             if rows:
@@ -370,8 +597,8 @@ class FlextSink(SQLSink[FlextConnector]):
 
     @property
     def has_pending_rows(self) -> bool:
-        """True while rows wait for a batch commit."""
-        return bool(self._rows)
+        """True while records wait in the buffer (in no batch yet)."""
+        return bool(self._rows or self._lines)
 
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files: Sequence[str]) -> None:
         """A BATCH message: each record of its files is taken as a RECORD would be.
@@ -414,3 +641,28 @@ class FlextSink(SQLSink[FlextConnector]):
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _record_in(entry: bytes | dict[str, Any], number: int) -> dict[str, Any]:
+    """The record of a kept RECORD line (decoded as the reader decodes any line)."""
+    if type(entry) is dict:
+        return entry
+    record = decode_line(cast(bytes, entry), number).get("record")
+    if type(record) is not dict:
+        raise TargetError(f"input line {number}: a RECORD message without a record object")
+    return record
+
+
+def _observed_arrow(table: pa.Table, plan: TablePlan) -> dict[str, tuple[int, int]]:
+    """Longest string per column in characters and in UTF-8 bytes (Oracle sizes from these)."""
+    import pyarrow.compute as pc
+
+    out: dict[str, tuple[int, int]] = {}
+    for i, fp in enumerate(plan.fields):
+        if fp.target.kind is not Kind.STRING:
+            continue
+        column = table.column(i)
+        chars = pc.max(pc.utf8_length(column)).as_py() or 0
+        nbytes = pc.max(pc.binary_length(column)).as_py() or 0
+        out[fp.column] = (chars, max(chars, nbytes))
+    return out

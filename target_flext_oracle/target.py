@@ -20,6 +20,7 @@ import copy
 import sys
 from typing import Any, ClassVar
 
+import msgspec
 import structlog
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -37,8 +38,9 @@ from flext_infra.runtime import (
     tune_gc_for_cli,
 )
 from target_flext_oracle._errors import TargetConfigError, TargetError
+from target_flext_oracle._loader import BatchLoader, LoadJob
 from target_flext_oracle._plan import TableRef
-from target_flext_oracle._reader import FastSingerReader
+from target_flext_oracle._reader import FastSingerReader, RawRoute
 from target_flext_oracle._rejects import RejectSink
 from target_flext_oracle._sdk_adapter import SdkTargetAdapter
 from target_flext_oracle._settings import CONFIG_SCHEMA, LoadMethod
@@ -85,7 +87,6 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
             reject_sink: Where rejects go (default: JSONL files under ``reject_path``).
             **kwargs: Passed to the SDK.
         """
-        self._check_stalled = False
         self._age_countdown = _AGE_CHECK_EVERY
         self.overwrite_tables: dict[TableRef, TableRef] = {}
         self._direct_sinks: dict[str, FlextSink] = {}
@@ -99,6 +100,8 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         self.state_gate = StateGate(
             self._emit_state, stall_lines=self.target_connector.settings.batch_size_rows
         )
+        # Columnar batches load here, in order, while the reader decodes the next one.
+        self.loader = BatchLoader(background=True)
         # Batches of different streams share one database; drain them in turn.
         self.max_parallelism = 1
 
@@ -183,12 +186,60 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         table from the (now current) reflection.
         """
         self._direct_sinks.clear()
+        self._reader.raw_routes.clear()
         existing = self.active_sink(stream_name)
-        if schema is not None and existing is not None and existing.current_size:
-            self.drain_one(existing)
-        return super().get_sink(
+        if schema is not None:
+            if existing is not None and existing.current_size:
+                self.drain_one(existing)
+            # A new sink plans its table from the reflection the loaded batches update.
+            self.loader.wait()
+        sink = super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
+        if schema is not None and isinstance(sink, FlextSink):
+            self._route_columnar(stream_name, sink)
+        return sink
+
+    @property
+    def _reader(self) -> FastSingerReader:
+        reader: FastSingerReader = self.message_reader  # type: ignore[assignment]
+        return reader
+
+    def _route_columnar(self, stream_name: str, sink: FlextSink) -> None:
+        """Send the stream's RECORD lines raw to its sink when it loads columnar.
+
+        Only for a stream whose one stream map is the identity (no transform, no
+        flattening, no alias): its records need nothing per record before the sink.
+        """
+        maps = self.mapper.stream_maps.get(stream_name) or []
+        identity = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == stream_name
+        )
+        if not identity or not sink.enable_columnar():
+            return
+        self._direct_sinks[stream_name] = sink
+        name = msgspec.json.encode(stream_name)[1:-1]
+        self._reader.raw_routes[name] = self._raw_route(sink)
+        log.info("target.stream_columnar", stream=stream_name)
+
+    def _raw_route(self, sink: FlextSink) -> RawRoute:
+        accept_line = sink.accept_line
+
+        def route(line: bytes, number: int) -> None:
+            if accept_line(line, number):
+                self.drain_one(sink)
+            self._age_countdown -= 1
+            if not self._age_countdown:
+                self._check_record_age()
+
+        return route
+
+    def load_in_order(self, job: LoadJob) -> None:
+        """Queue a sealed columnar batch's load behind the earlier ones."""
+        self.loader.submit(job)
 
     def overwrite_staging(self, live: TableRef) -> TableRef:
         """The staging table an ``overwrite`` stream loads into (one per live table per run).
@@ -206,8 +257,9 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         return staged
 
     def drain_now(self, sink: Sink) -> None:
-        """Load a sink's buffered rows now."""
+        """Load a sink's buffered rows now, and wait until every queued batch committed."""
         self.drain_one(sink)
+        self.loader.wait()
 
     # --- records ----------------------------------------------------------------
 
@@ -260,10 +312,12 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
             self._check_record_age()
 
     def _check_record_age(self) -> None:
-        # The SDK's max-record-age drain, checked every _AGE_CHECK_EVERY records
-        # instead of on each one: its clock read is a measurable share of a record.
+        # The SDK's max-record-age drain and the gate's stall rule, checked every
+        # _AGE_CHECK_EVERY records instead of on each one: a clock read or a lock
+        # is a measurable share of one record's cost.
         self._age_countdown = _AGE_CHECK_EVERY
         self.check_record_age()
+        self._drain_stalled()
 
     # --- state ------------------------------------------------------------------
 
@@ -272,43 +326,60 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
 
     def on_state(self, state: dict[str, Any]) -> None:
         """A STATE message: through the gate (released once what it covers committed)."""
+        self.loader.raise_failure()
         self.state_gate.offer(state, self._flext_sinks(), self.line_number or 0)
 
     def on_all_drained(self, state: dict[str, Any]) -> None:
-        """``drain_all`` committed every sink: the latest STATE covers everything."""
+        """``drain_all`` handed every batch over: once they committed, the latest STATE is out."""
+        self.loader.wait()
         self.state_gate.all_committed(state)
 
     def batch_committed(self) -> None:
-        """A sink committed a batch: release the STATE messages it was holding back."""
+        """A sink committed a batch (maybe on the loader thread): release the STATE it held."""
         self.state_gate.batch_committed()
-        if self.state_gate.waiting:
-            # Not from inside this sink's drain: check once the drain has finished.
-            self._check_stalled = True
 
     def after_drain(self) -> None:
-        """Commit partial batches a long-held STATE waits on (see ``StateGate.stalled``)."""
-        if self._check_stalled:
-            self._check_stalled = False
-            for sink in self.state_gate.stalled(self.line_number or 0):
-                if isinstance(sink, FlextSink):
-                    log.info(
-                        "target.state_drain",
-                        stream=sink.stream_name,
-                        rows=sink.current_size,
-                        waited_lines=self.state_gate.stall_lines,
-                    )
-                    self.drain_one(sink)
+        """After a drain, apply the stall rule (see :meth:`_drain_stalled`)."""
+        self._drain_stalled()
+
+    def _drain_stalled(self) -> None:
+        """Drain the partial batches a long-held STATE waits on (``StateGate.stalled``).
+
+        Checked in the reading thread after each drain and every few hundred
+        records, so it does not depend on when a background commit lands.
+        """
+        if not self.state_gate.waiting:
+            return
+        for sink in self.state_gate.stalled(self.line_number or 0):
+            if isinstance(sink, FlextSink) and sink.has_pending_rows:
+                log.info(
+                    "target.state_drain",
+                    stream=sink.stream_name,
+                    rows=sink.current_size,
+                    waited_lines=self.state_gate.stall_lines,
+                )
+                self.drain_one(sink)
 
     # --- end of input -------------------------------------------------------------
 
+    def on_input_end(self) -> None:
+        """Every line was read: wait for the batches being loaded (their failure is the run's)."""
+        self.loader.wait()
+
     def on_abort(self) -> None:
-        """Reading failed: release the engine and the reject files."""
+        """Reading failed (any exception, a signal included): stop loading, release everything.
+
+        Queued batches are dropped and the one loading is cancelled where the driver
+        can; a batch that still commits releases STATE for committed rows only.
+        """
+        self.loader.abort()
         self.close()
 
     def process_endofpipe(self) -> None:
         """Drain everything, swap overwrite tables in, emit the final STATE, close."""
         try:
             super().process_endofpipe()
+            self.loader.wait()
             self._swap_overwrites()
             self.state_gate.swapped()
             if self._quality is not None:
@@ -332,7 +403,8 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         _write_stdout(text)
 
     def close(self) -> None:
-        """Release the reject files and the engine (safe to call twice)."""
+        """Stop the loader, release the reject files and the engine (safe to call twice)."""
+        self.loader.abort()
         if self._reject_sink is not None:
             self._reject_sink.close()
         if self._target_connector is not None:

@@ -8,8 +8,10 @@ native ``BOOLEAN`` (23ai+) and ``MAX_STRING_SIZE=EXTENDED`` (32767-byte VARCHAR2
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
@@ -23,7 +25,12 @@ from target_flext_oracle._errors import TargetConfigError
 from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
 from target_flext_oracle._plan import FieldPlan, TablePlan, TableRef, TableState
-from target_flext_oracle.connector import Adapter, FlextConnector
+from target_flext_oracle.connector import Adapter, BulkSession, Execute, FlextConnector
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from target_flext_oracle.columnar import Form
 
 log = get_logger("target_flext_oracle.oracle")
 
@@ -77,6 +84,7 @@ class OracleConnector(FlextConnector):
     empty_string_is_null: ClassVar[bool] = True
     sizes_strings_from_data: ClassVar[bool] = True
     max_varchar_bytes: ClassVar[int | None] = 4000
+    supports_columnar: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -282,23 +290,23 @@ class OracleConnector(FlextConnector):
             f"{update}WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
         )
 
-    def apply_plan(self, conn: sa.Connection, plan: TablePlan, *, need_unique: bool) -> None:
+    def apply_plan(self, execute: Execute, plan: TablePlan, *, need_unique: bool) -> None:
         """The shared DDL, then (re)build the MERGE staging table when the columns changed.
 
         Oracle commits each DDL statement, which is why DDL runs before any row
         of the batch is written.
         """
         changed = plan.has_ddl
-        super().apply_plan(conn, plan, need_unique=need_unique)
+        super().apply_plan(execute, plan, need_unique=need_unique)
         if need_unique and plan.keys:
             stage = self.stage_ref(plan.ref)
             exists = self.describe(stage) is not None
             if exists and changed:
-                conn.exec_driver_sql(self.drop_table_sql(stage))
+                execute(self.drop_table_sql(stage))
                 exists = False
             if not exists:
                 for sql in self.create_stage_sql(plan.ref):
-                    conn.exec_driver_sql(sql)
+                    execute(sql)
                 # Known to exist now; its columns are never needed, so none are recorded.
                 self._states[stage] = TableState(stage, {})
 
@@ -358,16 +366,19 @@ class OracleConnector(FlextConnector):
         """
         if self.settings.direct_path_load:
             raw = conn.connection.driver_connection
-            schema = self.policy.sql_name(ref.schema) if ref.schema else raw.username  # type: ignore[union-attr]
-            raw.direct_path_load(  # type: ignore[union-attr]
-                schema_name=str(schema).upper(),
-                table_name=str(self.policy.sql_name(ref.name)).upper(),
-                column_names=[str(self.policy.sql_name(c)).upper() for c in plan.columns],
-                data=rows,
-                batch_size=self.settings.oracle_array_size,
-            )
+            raw.direct_path_load(**self.direct_path_args(raw, ref, plan), data=rows)  # type: ignore[union-attr]
             return
         self._array_insert(conn, self.insert_sql(ref, plan.columns), plan, rows)
+
+    def direct_path_args(self, raw: Any, ref: TableRef, plan: TablePlan) -> dict[str, Any]:
+        """``direct_path_load`` arguments: upper-case names, ``oracle_array_size`` rows each."""
+        schema = self.policy.sql_name(ref.schema) if ref.schema else raw.username
+        return {
+            "schema_name": str(schema).upper(),
+            "table_name": str(self.policy.sql_name(ref.name)).upper(),
+            "column_names": [str(self.policy.sql_name(c)).upper() for c in plan.columns],
+            "batch_size": self.settings.oracle_array_size,
+        }
 
     def upsert_rows(
         self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
@@ -376,3 +387,101 @@ class OracleConnector(FlextConnector):
         stage = self.stage_ref(ref)
         self._array_insert(conn, self.insert_sql(stage, plan.columns), plan, rows)
         conn.exec_driver_sql(self.merge_sql(ref, stage, plan))
+
+    # --- the columnar path: DataFrame ingestion and direct path load ---------------------
+
+    def columnar_form(self, kind: Kind) -> Form:
+        """Native Arrow types, but JSON as the per-record path's text (CLOB or JSON columns)."""
+        return "text" if kind is Kind.JSON else "native"
+
+    @contextlib.contextmanager
+    def bulk_transaction(self) -> Iterator[BulkSession]:
+        """The batch transaction of the per-record path, with Arrow ingestion on its connection."""
+        with self.begin() as conn:
+            session = OracleBulkSession(self, conn)
+            self._bulk_active: OracleBulkSession | None = session
+            try:
+                yield session
+            finally:
+                self._bulk_active = None
+
+    def cancel_bulk(self) -> None:
+        """``Connection.cancel()`` on the batch's connection (the round trip in progress fails)."""
+        session: OracleBulkSession | None = getattr(self, "_bulk_active", None)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.raw.cancel()
+
+    def oracle_frame(self, data: pa.Table, plan: TablePlan) -> pa.Table:
+        """The Arrow table as python-oracledb ingests it for this server.
+
+        Timestamps become UTC wall-clock values (python-oracledb stores the wall
+        clock, as for the per-record path's binds); booleans become 0/1 before 23ai
+        (``NUMBER(1)``); text bound for CLOB columns becomes ``large_string``
+        (python-oracledb's LONG binding, which has no 32767-byte limit).
+        """
+        import pyarrow as pa
+
+        facts = self.facts
+        for i, fp in enumerate(plan.fields):
+            kind = fp.target.kind
+            column = data.column(i)
+            if kind is Kind.TIMESTAMP:
+                column = column.cast(pa.timestamp("us"))
+            elif kind is Kind.BOOLEAN and not facts.supports_boolean:
+                column = column.cast(pa.int64())
+            elif kind is Kind.JSON or (
+                kind is Kind.STRING
+                and (fp.target.length is None or fp.target.length > facts.max_varchar2_bytes)
+            ):
+                column = column.cast(pa.large_string())
+            else:
+                continue
+            data = data.set_column(i, fp.column, column)
+        return data
+
+    def load_arrow(
+        self, session: BulkSession, ref: TableRef, plan: TablePlan, data: pa.Table, *, upsert: bool
+    ) -> None:
+        """``executemany`` with the DataFrame (append or the MERGE stage), or a direct path load.
+
+        One statement with one bind per column whatever the batch size (never
+        ORA-01745's bind limit), ``oracle_array_size`` rows per round trip.
+        """
+        assert isinstance(session, OracleBulkSession)
+        frame = self.oracle_frame(data, plan)
+        if upsert:
+            stage = self.stage_ref(ref)
+            session.executemany(self.insert_sql(stage, plan.columns), frame)
+            session.execute(self.merge_sql(ref, stage, plan))
+        elif self.settings.direct_path_load:
+            session.raw.direct_path_load(
+                **self.direct_path_args(session.raw, ref, plan), data=frame
+            )
+        else:
+            session.executemany(self.insert_sql(ref, plan.columns), frame)
+
+
+class OracleBulkSession:
+    """The batch transaction's connection, taking Arrow tables as python-oracledb DataFrames."""
+
+    def __init__(self, connector: OracleConnector, conn: sa.Connection) -> None:
+        self._connector = connector
+        self._conn = conn
+        self.raw: Any = conn.connection.driver_connection
+
+    def execute(self, sql: str) -> None:
+        """Run one statement in the batch's transaction."""
+        self._conn.exec_driver_sql(sql)
+
+    def executemany(self, sql: str, frame: pa.Table) -> None:
+        """One statement, the frame's rows as its array binds."""
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(sql, frame, batch_size=self._connector.settings.oracle_array_size)
+        finally:
+            cursor.close()
+
+    def ingest(self, ref: TableRef, data: pa.Table, *, temporary: bool = False) -> None:
+        """Append an Arrow table with ``INSERT`` array binds."""
+        self.executemany(self._connector.insert_sql(ref, list(data.column_names)), data)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -12,7 +14,13 @@ from sqlalchemy.dialects import sqlite
 from target_flext_oracle._logical import Kind, LogicalType
 from target_flext_oracle._names import IdentifierPolicy
 from target_flext_oracle._plan import TablePlan, TableRef
-from target_flext_oracle.connector import Adapter, FlextConnector
+from target_flext_oracle.connector import Adapter, BulkSession, FlextConnector
+from target_flext_oracle.dialects._adbc import AdbcSession, sqlite_session
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from target_flext_oracle.columnar import Form
 
 # Values become what sqlite3 stores natively *here*, per column, instead of
 # sqlite3.register_adapter(), which would change every sqlite3 user in the process.
@@ -40,6 +48,7 @@ class SqliteConnector(FlextConnector):
     supports_schemas: ClassVar[bool] = False
     creates_schemas: ClassVar[bool] = False
     enforces_column_types: ClassVar[bool] = False
+    supports_columnar: ClassVar[bool] = True
 
     def identifier_policy(self) -> IdentifierPolicy:
         """SQLite has no practical length limit; 128 bytes keeps names portable."""
@@ -92,6 +101,9 @@ class SqliteConnector(FlextConnector):
 
     def upsert_sql(self, ref: TableRef, plan: TablePlan) -> str:
         """``INSERT ... ON CONFLICT (keys) DO UPDATE`` (DO NOTHING when all columns are keys)."""
+        return f"{self.insert_sql(ref, plan.columns)} {self._conflict_clause(plan)}"
+
+    def _conflict_clause(self, plan: TablePlan) -> str:
         keys = ", ".join(self.q(k) for k in plan.keys)
         others = [c for c in plan.columns if c not in plan.keys]
         action = (
@@ -99,7 +111,7 @@ class SqliteConnector(FlextConnector):
             if others
             else "DO NOTHING"
         )
-        return f"{self.insert_sql(ref, plan.columns)} ON CONFLICT ({keys}) {action}"
+        return f"ON CONFLICT ({keys}) {action}"
 
     def upsert_rows(
         self, conn: sa.Connection, ref: TableRef, plan: TablePlan, rows: list[tuple[Any, ...]]
@@ -110,3 +122,46 @@ class SqliteConnector(FlextConnector):
             cursor.executemany(self.upsert_sql(ref, plan), rows)
         finally:
             cursor.close()
+
+    # --- the columnar path: ADBC's SQLite driver ------------------------------------------
+
+    def columnar_form(self, kind: Kind) -> Form:
+        """What sqlite3 stores for the per-record path: text for all but integers and strings."""
+        return "native" if kind in {Kind.INTEGER, Kind.STRING, Kind.TIME} else "text"
+
+    @contextlib.contextmanager
+    def bulk_transaction(self) -> Iterator[BulkSession]:
+        """One transaction on the run's ADBC SQLite connection."""
+        if self._bulk is None:
+            url = self.settings.connection.url
+            database = sa.engine.make_url(url).database if url else None
+            if not database:  # pragma: no cover - the target always loads into a file
+                raise ValueError("no SQLite file")
+            self._bulk = sqlite_session(database)
+        session: AdbcSession = self._bulk
+        with session.transaction() as tx:
+            yield tx
+
+    def load_arrow(
+        self, session: BulkSession, ref: TableRef, plan: TablePlan, data: pa.Table, *, upsert: bool
+    ) -> None:
+        """Bind the columns in C; an upsert goes through a temp table and ``ON CONFLICT``."""
+        if not upsert:
+            session.ingest(ref, data)
+            return
+        stage = TableRef(None, self.policy.normalize(f"stage_{ref.name}"))
+        cols = ", ".join(self.q(c) for c in plan.columns)
+        session.execute(
+            f"CREATE TEMP TABLE {self.q(stage.name)} AS SELECT {cols} FROM {self.qt(ref)} WHERE 0"
+        )
+        session.ingest(stage, data, temporary=True)
+        session.execute(self.upsert_select_sql(ref, f"temp.{self.q(stage.name)}", plan))
+        session.execute(f"DROP TABLE temp.{self.q(stage.name)}")
+
+    def upsert_select_sql(self, ref: TableRef, source: str, plan: TablePlan) -> str:
+        """``INSERT ... SELECT ... ON CONFLICT`` (``WHERE true``: SQLite's parser needs it)."""
+        cols = ", ".join(self.q(c) for c in plan.columns)
+        return (
+            f"INSERT INTO {self.qt(ref)} ({cols}) SELECT {cols} FROM {source} WHERE true "
+            f"{self._conflict_clause(plan)}"
+        )

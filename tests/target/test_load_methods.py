@@ -167,7 +167,10 @@ def test_max_rejects_fails_the_run(db: Db) -> None:
         run_target({**db.config, "max_rejects": 2}, text)
 
 
-def test_reflection_is_cached_no_catalog_queries_per_batch(sqlite_config: dict[str, Any]) -> None:
+@pytest.mark.parametrize("columnar", [False, True])
+def test_reflection_is_cached_no_catalog_queries_per_batch(
+    sqlite_config: dict[str, Any], columnar: bool
+) -> None:
     """After the table is known, batches send only their own statements: no catalog queries."""
     import io
     from contextlib import redirect_stdout
@@ -176,7 +179,7 @@ def test_reflection_is_cached_no_catalog_queries_per_batch(sqlite_config: dict[s
 
     from target_flext_oracle import TargetFlextOracle
 
-    config = {**sqlite_config, "batch_size_rows": 2}
+    config = {**sqlite_config, "batch_size_rows": 2, "columnar": columnar}
     target = TargetFlextOracle(config=config)
     seen: list[str] = []
     sa.event.listen(
@@ -191,6 +194,11 @@ def test_reflection_is_cached_no_catalog_queries_per_batch(sqlite_config: dict[s
     with redirect_stdout(io.StringIO()):
         target.listen(io.StringIO(text))
     catalog = [i for i, s in enumerate(seen) if "PRAGMA" in s.upper() or "sqlite_master" in s]
+    if columnar:
+        # Batches go through the bulk (ADBC) connection: the engine only reflected once.
+        assert catalog and seen.count("BEGIN") == 1
+        assert not any(s.startswith(("CREATE", "INSERT")) for s in seen)
+        return
     creates = [i for i, s in enumerate(seen) if s.startswith("CREATE TABLE")]
     # The table is reflected once when the stream starts; the five batches add no
     # catalog queries (each is BEGIN + its own statements).

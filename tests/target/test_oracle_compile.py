@@ -199,12 +199,12 @@ def test_oracle_array_dml_declares_input_sizes_per_column() -> None:
 
 
 class _RecordingConnection:
-    """Stands in for the batch connection and records the SQL sent (no database)."""
+    """Stands in for the batch transaction and records the SQL sent (no database)."""
 
     def __init__(self) -> None:
         self.sql: list[str] = []
 
-    def exec_driver_sql(self, sql: str, *args: object) -> None:
+    def __call__(self, sql: str) -> None:
         self.sql.append(sql)
 
 
@@ -220,7 +220,7 @@ def test_oracle_batch_ddl_sequence_for_upsert() -> None:
     ]
     plan = c.plan_table(ref, specs, ["id"])
     first = _RecordingConnection()
-    c.apply_plan(first, plan, need_unique=True)  # type: ignore[arg-type]
+    c.apply_plan(first, plan, need_unique=True)
     c.plan_applied(plan, unique=True)
     assert first.sql[0].startswith("CREATE TABLE item (")
     assert first.sql[1] == (
@@ -229,11 +229,11 @@ def test_oracle_batch_ddl_sequence_for_upsert() -> None:
     )
     assert len(first.sql) == 2
     second = _RecordingConnection()
-    c.apply_plan(second, c.plan_table(ref, specs, ["id"]), need_unique=True)  # type: ignore[arg-type]
+    c.apply_plan(second, c.plan_table(ref, specs, ["id"]), need_unique=True)
     assert second.sql == []
     wider = [*specs, ("qty", "qty", LogicalType(Kind.INTEGER), True)]
     third = _RecordingConnection()
-    c.apply_plan(third, c.plan_table(ref, wider, ["id"]), need_unique=True)  # type: ignore[arg-type]
+    c.apply_plan(third, c.plan_table(ref, wider, ["id"]), need_unique=True)
     assert third.sql[0] == "ALTER TABLE item ADD (qty NUMBER(19, 0))"
     assert third.sql[1] == "DROP TABLE item__stg PURGE"
     assert third.sql[2].startswith("CREATE GLOBAL TEMPORARY TABLE item__stg")

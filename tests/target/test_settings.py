@@ -172,5 +172,5 @@ def test_record_metadata_columns_are_added(db: Db) -> None:
 def test_package_exports_match_all() -> None:
     """__all__ lists exactly the public names the package exports."""
     public = {n for n in dir(target_flext_oracle) if not n.startswith("_")}
-    modules = {"connector", "dialects", "sinks", "target"}
+    modules = {"columnar", "connector", "dialects", "sinks", "target"}
     assert set(target_flext_oracle.__all__) == public - modules

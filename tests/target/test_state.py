@@ -17,7 +17,7 @@ ITEM = {"id": {"type": "integer"}, "qty": {"type": ["integer", "null"]}}
 
 def test_state_waits_for_the_batch_holding_earlier_records(db: Db) -> None:
     """A STATE is released when every batch with records before it has committed."""
-    config = {**db.config, "batch_size_rows": 3}
+    config = {**db.config, "batch_size_rows": 3, "columnar": False}
     text = singer(
         schema_msg("a", ITEM, ["id"]),
         state({"s": 0}),
@@ -41,6 +41,46 @@ def test_state_waits_for_the_batch_holding_earlier_records(db: Db) -> None:
     # it committed when record 3 filled it, before {"s": 3} arrived with nothing pending.
     assert emitted_before_end == [{"s": 0}, {"s": 2}, {"s": 3}]
     assert everything == [*emitted_before_end, {"s": 4}]
+
+
+def test_columnar_batches_load_in_the_background_and_state_still_waits(db: Db) -> None:
+    """With batches loading on the loader thread, STATE comes out in order, each after its rows.
+
+    Which intermediate STATE messages are written depends on when the background
+    commits land (a newer ready STATE supersedes an older one); none is written
+    before the batch holding its records committed, and the last one always is.
+    """
+    config = {**db.config, "batch_size_rows": 3}
+    text = singer(
+        schema_msg("a", ITEM, ["id"]),
+        state({"s": 0}),
+        *[m for i in range(1, 10) for m in (rec("a", {"id": i, "qty": 1}), state({"s": i}))],
+    )
+    target = TargetFlextOracle(config=config)
+    seen: list[tuple[int, int]] = []
+    gate = target.state_gate
+    write = gate._emit
+
+    def emit(text: str) -> None:
+        # Rows committed at the moment each STATE is written.
+        with db.engine.connect() as conn:
+            count = conn.exec_driver_sql(f"SELECT count(*) FROM {db.table('a')}").scalar()
+        seen.append((json.loads(text)["s"], int(count or 0)))
+        write(text)
+
+    gate._emit = emit  # type: ignore[method-assign]
+    with db.engine.begin() as conn:  # the table exists so the probe can count from the start
+        if db.schema:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"')
+        conn.exec_driver_sql(f"CREATE TABLE {db.table('a')} (id BIGINT, qty BIGINT)")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.listen(io.StringIO(text))
+    numbers = [s for s, _ in seen]
+    assert numbers == sorted(numbers)
+    assert numbers[-1] == 9
+    # {"s": i} covers records 1..i: they had all committed when it was written.
+    assert all(count >= s for s, count in seen)
 
 
 def test_failed_batch_rolls_back_and_its_state_is_never_emitted(db: Db) -> None:
@@ -101,6 +141,7 @@ def test_sqlite_loads_ddl_and_rows_in_one_transaction(tmp_path: object) -> None:
         raise RuntimeError("disk on fire")
 
     connector.upsert_rows = boom  # type: ignore[method-assign]
+    connector.load_arrow = boom  # type: ignore[method-assign]
     with redirect_stdout(io.StringIO()), pytest.raises(BatchLoadError, match="disk on fire"):
         target.listen(io.StringIO(text))
     engine = sa.create_engine(url)
