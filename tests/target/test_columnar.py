@@ -129,8 +129,8 @@ def _both(kind: str, tmp: Path, text: str, **settings: Any) -> tuple[Any, Any]:
     for columnar in (False, True):
         where = tmp / f"{columnar}-{uuid.uuid4().hex[:6]}"
         where.mkdir()
-        with _database(kind, where) as (config, engine, schema):
-            config = {**config, **settings, "columnar": columnar}
+        with _database(kind, where) as (base, engine, schema):
+            config = {**base, **settings, "columnar": columnar}
             states, error = _run(config, text)
             results.append((_tables(engine, schema), _rejects(config), states, error))
     return results[0], results[1]
