@@ -37,6 +37,9 @@ _RECORD_LAYOUTS = (
     (b'{"type": "RECORD", "stream": "', b'", "record": '),
 )
 
+_COMPACT_HEAD, _COMPACT_TAIL = _RECORD_LAYOUTS[0]
+_COMPACT_START = len(_COMPACT_HEAD)
+
 #: Takes one raw RECORD line of its stream and its line number.
 RawRoute = Callable[[bytes, int], None]
 
@@ -114,11 +117,20 @@ class FastSingerReader(GenericSingerReader[str]):
             if routes:
                 # Text input (io.StringIO in tests) is encoded: routes take bytes.
                 data = line if type(line) is bytes else line.encode()
-                route = _raw_route(routes, data)
-                if route is not None:
-                    route(data, number)
-                    records += 1
-                    continue
+                if data.startswith(_COMPACT_HEAD):
+                    # The common layout, inline: `{"type":"RECORD","stream":"<name>","record":`.
+                    end = data.find(b'"', _COMPACT_START)
+                    route = routes.get(data[_COMPACT_START:end])
+                    if route is not None and data.startswith(_COMPACT_TAIL, end):
+                        route(data, number)
+                        records += 1
+                        continue
+                else:
+                    route = _raw_route(routes, data)
+                    if route is not None:
+                        route(data, number)
+                        records += 1
+                        continue
             try:
                 message = decode(line)
             except msgspec.DecodeError as exc:

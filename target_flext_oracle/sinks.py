@@ -213,24 +213,31 @@ class FlextSink(SQLSink[FlextConnector]):
             self._records.append(record)
         return len(rows) >= self._batch_limit
 
-    def accept_line(self, line: bytes, number: int) -> bool:
-        """Keep one raw RECORD line for the stream's next columnar batch.
+    def line_route(self, on_full: Callable[[], None]) -> Callable[[bytes, int], None]:
+        """A function taking this stream's raw RECORD lines (and their line numbers).
 
-        Returns:
-            True when the batch is full and should be drained.
+        It keeps each line for the stream's next columnar batch and calls
+        ``on_full`` when the batch is full. The reader calls it for every record,
+        so it is a closure over the buffers (``start_drain`` empties them in place).
         """
-        return self._keep(line, number)
+        lines = self._lines
+        numbers = self._line_numbers
+        keep_line = lines.append
+        keep_number = numbers.append
+        limit = self._batch_limit
+
+        def route(line: bytes, number: int) -> None:
+            keep_line(line)
+            keep_number(number)
+            if len(lines) >= limit:
+                on_full()
+
+        return route
 
     def _keep(self, entry: bytes | dict[str, Any], number: int) -> bool:
-        lines = self._lines
-        if not lines:
-            self._batch_first_seq = self._record_seq + 1
-            self._batch_first_line = number
-        self._record_seq += 1
-        self._batch_last_line = number
-        lines.append(entry)
+        self._lines.append(entry)
         self._line_numbers.append(number)
-        return len(lines) >= self._batch_limit
+        return len(self._lines) >= self._batch_limit
 
     def _row_of(
         self, record: dict[str, Any], message: dict[str, Any], line: int | None
@@ -300,9 +307,14 @@ class FlextSink(SQLSink[FlextConnector]):
         """Hand the collected rows (or raw lines) to :meth:`process_batch`."""
         if self._lines:
             context = super().start_drain()
-            context["lines"], self._lines = self._lines, []
-            context["numbers"], self._line_numbers = self._line_numbers, []
-            context["range"] = self._range()
+            # Emptied in place: the reader's route closes over these lists.
+            lines, numbers = self._lines[:], self._line_numbers[:]
+            self._lines.clear()
+            self._line_numbers.clear()
+            first = self._record_seq + 1
+            self._record_seq += len(lines)
+            context["lines"], context["numbers"] = lines, numbers
+            context["range"] = (first, self._record_seq, numbers[0], numbers[-1])
             return context
         if self._quality is not None:
             self._apply_quality_rules(self._quality)

@@ -226,13 +226,20 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         log.info("target.stream_columnar", stream=stream_name)
 
     def _raw_route(self, sink: FlextSink) -> RawRoute:
-        accept_line = sink.accept_line
+        countdown = _AGE_CHECK_EVERY
+
+        def on_full() -> None:
+            # The age and stall checks ride on full batches and on every thousandth line.
+            self.drain_one(sink)
+
+        keep = sink.line_route(on_full)
 
         def route(line: bytes, number: int) -> None:
-            if accept_line(line, number):
-                self.drain_one(sink)
-            self._age_countdown -= 1
-            if not self._age_countdown:
+            nonlocal countdown
+            keep(line, number)
+            countdown -= 1
+            if not countdown:
+                countdown = _AGE_CHECK_EVERY
                 self._check_record_age()
 
         return route

@@ -17,8 +17,6 @@ through the per-record path, which isolates the bad records with their reasons.
 
 from __future__ import annotations
 
-import array
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,8 +33,10 @@ from target_flext_oracle.columnar._layout import ColumnSpec, line_struct, record
 
 _value_decoder = msgspec.json.Decoder(float_hook=Decimal)
 _MAX_DECIMAL_DIGITS = 38
-_NULL_RAW = pa.scalar(b"null", pa.binary())
+_NULL_RAW = pa.scalar(b"null", pa.large_binary())
 _TS_UTC = pa.timestamp("us", "UTC")
+#: The decimal type tried first (most numbers fit; the exact one is worked out otherwise).
+_DECIMAL_FIRST_TRY = pa.decimal128(_MAX_DECIMAL_DIGITS, 9)
 
 
 class Refused(Exception):
@@ -99,26 +99,30 @@ class StreamDecoder:
         columns = list(
             zip(*map(msgspec.structs.astuple, [m.record for m in messages]), strict=True)
         )
-        reasons: dict[int, tuple[str, str]] = {}
         for i in self._key_index:
-            if msgspec.UNSET in columns[i] or (
-                self.specs[i].raw and any(len(v) == 0 for v in columns[i])
-            ):
+            if not self.specs[i].raw and msgspec.UNSET in columns[i]:
                 raise Refused(f"a record is missing key property {self.specs[i].field!r}")
+        reasons: dict[int, tuple[str, str]] = {}
         arrays: list[pa.Array] = []
         try:
             for spec, values in zip(self.specs, columns, strict=False):
                 arrays.append(self._column(spec, values, n, reasons))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError, TypeError) as exc:
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowNotImplementedError,
+            OverflowError,
+            TypeError,
+            ValueError,
+            msgspec.DecodeError,
+        ) as exc:
             raise Refused(f"{type(exc).__name__}: {exc}") from None
         for i in self._key_index:
-            self._reject_where(
-                pc.is_null(arrays[i]), self.specs[i].field, "key is null", reasons, first=True
-            )
+            key = self.specs[i].field
+            self._reject_where(pc.is_null(arrays[i]), key, "key is null", reasons, first=True)
         if self._empty_key_reason is not None:
             for i in self._key_index:
                 if pa.types.is_string(arrays[i].type):
-                    empty = pc.equal(arrays[i], "")
+                    empty = pc.fill_null(pc.equal(arrays[i], ""), False)
                     self._reject_where(empty, self.specs[i].field, self._empty_key_reason, reasons)
         table = pa.table(arrays, names=[s.column for s in self.specs])
         if reasons:
@@ -135,33 +139,55 @@ class StreamDecoder:
         self, spec: ColumnSpec, values: Sequence[Any], n: int, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
         kind = spec.kind
-        if spec.raw:
-            arr = _raw_array(values, n)
-        elif kind is Kind.INTEGER:
+        if kind is Kind.INTEGER:
             arr = pa.array(values, pa.int64())
         elif kind is Kind.BOOLEAN:
             arr = pa.array(values, pa.bool_())
         else:
-            arr = pa.array(values, pa.string())
+            arr = _raw_array(values, n)
+            if spec.field in self.keys and pc.any(pc.equal(pc.binary_length(arr), 0)).as_py():
+                raise Refused(f"a record is missing key property {spec.field!r}")
+            arr = pc.if_else(_null_raw(arr), pa.scalar(None, pa.large_binary()), arr)
         if spec.required:
-            self._reject_where(
-                pc.is_null(arr), spec.field, "required field is missing or null", reasons
-            )
-        if kind is Kind.STRING:
-            return self._string(spec, arr, reasons)
+            missing = pc.is_null(arr)
+            self._reject_where(missing, spec.field, "required field is missing or null", reasons)
         if kind is Kind.NUMBER:
             return self._number(spec, arr, n, reasons)
-        if kind is Kind.TIMESTAMP:
-            return self._timestamp(spec, arr, n, reasons)
-        if kind is Kind.DATE:
-            return self._date(spec, arr, n, reasons)
-        if kind is Kind.TIME:
-            return self._per_value(spec, arr, pc.is_valid(arr), spec.convert, reasons)
         if kind is Kind.JSON:
             return self._json(spec, arr, n, reasons)
-        if kind is Kind.BOOLEAN and spec.form == "text":
-            return pc.cast(arr, pa.int64())
-        return arr
+        if kind is Kind.BOOLEAN:
+            return pc.cast(arr, pa.int64()) if spec.form == "text" else arr
+        if kind is Kind.INTEGER:
+            return arr
+        text = self._unquote(spec, arr, reasons)
+        if kind is Kind.STRING:
+            return self._string(spec, text, reasons).cast(pa.string())
+        if kind is Kind.TIMESTAMP:
+            return self._timestamp(spec, text, n, reasons)
+        if kind is Kind.DATE:
+            return self._date(spec, text, n, reasons)
+        return self._replace(text, pc.is_valid(text), text, spec.convert, spec, reasons).cast(
+            pa.string()
+        )
+
+    def _unquote(
+        self, spec: ColumnSpec, raw: pa.Array, reasons: dict[int, tuple[str, str]]
+    ) -> pa.Array:
+        """JSON strings as text: sliced out where they have no escapes, else decoded.
+
+        A value that is not a JSON string goes to the per-record converter, which
+        rejects it (or, for text in lenient mode, coerces it).
+        """
+        text = pc.cast(raw, pa.large_string())  # UTF-8 is checked here
+        plain = pc.and_(pc.starts_with(text, '"'), pc.invert(pc.match_substring(text, "\\")))
+        inner = pc.utf8_slice_codeunits(text, 1, -1)
+        slow = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(plain, False)))
+
+        def decoded(raw_value: bytes) -> str:
+            value = _value_decoder.decode(raw_value)
+            return value if type(value) is str else _as_text(spec.convert(value))
+
+        return self._replace(inner, slow, raw, decoded, spec, reasons)
 
     def _string(
         self, spec: ColumnSpec, arr: pa.Array, reasons: dict[int, tuple[str, str]]
@@ -185,28 +211,32 @@ class StreamDecoder:
     def _number(
         self, spec: ColumnSpec, raw: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
-        text = pc.cast(raw, pa.string())
+        text = pc.cast(raw, pa.large_string())
+        if spec.form == "text":
+            # What str(Decimal) gives the per-record path: plain texts are kept as they
+            # came (the pattern proves them numbers), the rest convert one by one.
+            plain = pc.and_(
+                pc.match_substring_regex(text, _text.PLAIN_NUMBER),
+                pc.invert(pc.match_substring_regex(text, _text.PLAIN_NUMBER_NOT)),
+            )
+            slow = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(plain, False)))
+            return self._replace(
+                text,
+                slow,
+                raw,
+                lambda v: _as_text(spec.convert(_value_decoder.decode(v))),
+                spec,
+                reasons,
+            ).cast(pa.string())
+        try:
+            return pc.cast(text, _DECIMAL_FIRST_TRY)
+        except pa.ArrowInvalid:
+            pass
         # Decimal-preserving taps send numbers as JSON strings: parse the inside.
         quoted = pc.fill_null(pc.starts_with(text, '"'), False)
         if pc.any(quoted).as_py():
             text = pc.if_else(quoted, pc.utf8_slice_codeunits(text, 1, -1), text)
-        decimals = pc.cast(text, _decimal_type(text))  # every value must parse (else Refused)
-        if spec.form == "native":
-            return decimals
-        # Text form: what str(Decimal) gives for the per-record path (or the int as text).
-        plain = pc.and_(
-            pc.match_substring_regex(text, _text.PLAIN_NUMBER),
-            pc.invert(pc.match_substring_regex(text, _text.PLAIN_NUMBER_NOT)),
-        )
-        slow = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(plain, False)))
-        return self._replace(
-            text,
-            slow,
-            raw,
-            lambda v: _as_text(spec.convert(_value_decoder.decode(v))),
-            spec,
-            reasons,
-        )
+        return pc.cast(text, _decimal_type(text))  # every value must parse (else Refused)
 
     def _timestamp(
         self, spec: ColumnSpec, arr: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
@@ -225,7 +255,7 @@ class StreamDecoder:
         slow = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(fast, False)))
         text = self._replace(arr, slow, arr, spec.convert, spec, reasons)
         pc.cast(text, _TS_UTC)  # validates the texts kept as they came
-        return text
+        return text.cast(pa.string())
 
     def _date(
         self, spec: ColumnSpec, arr: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
@@ -237,12 +267,12 @@ class StreamDecoder:
             return pc.cast(text, pa.date32())
         text = self._replace(arr, slow, arr, spec.convert, spec, reasons)
         pc.cast(text, pa.date32())  # validates the texts kept as they came
-        return text
+        return text.cast(pa.string())
 
     def _json(
         self, spec: ColumnSpec, raw: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
-        text = pc.cast(raw, pa.string())
+        text = pc.cast(raw, pa.large_string())
         if spec.form == "text":
             maybe = pc.fill_null(pc.match_substring_regex(text, _text.JSON_MAYBE_CHANGED), False)
             text = self._replace(
@@ -277,7 +307,7 @@ class StreamDecoder:
             except Reject as rej:
                 reasons.setdefault(index, (rej.field, rej.reason))
                 replaced.append(None)
-        return pc.replace_with_mask(text, mask, pa.array(replaced, pa.string()))
+        return pc.replace_with_mask(text, mask, pa.array(replaced, text.type))
 
     def _per_value(
         self,
@@ -312,14 +342,21 @@ def _indices(mask: pa.Array) -> list[int]:
 
 
 def _raw_array(values: Sequence[Any], n: int) -> pa.Array:
-    """Raw JSON texts as one binary array (no bytes object per value); missing/null -> null."""
-    data = b"".join(values)
-    if len(data) >= 2**31:
-        raise Refused("a column's JSON text exceeds 2 GiB in one batch")
-    offsets = array.array("i", itertools.accumulate(map(len, values), initial=0))
-    arr = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    null = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.equal(arr, _NULL_RAW))
-    return pc.if_else(null, pa.scalar(None, pa.binary()), arr)
+    """Raw JSON texts as one binary array, without a bytes object per value.
+
+    The texts are joined with newlines and split again in Arrow: a JSON value
+    taken from one input line never holds a raw newline. Missing values are empty.
+    """
+    joined = pa.array([b"\n".join(values)], pa.large_binary())
+    arr = pc.split_pattern(joined, b"\n").values
+    if len(arr) != n:  # pragma: no cover - a newline inside a value would show here
+        raise Refused("a JSON value spans lines")
+    return arr
+
+
+def _null_raw(arr: pa.Array) -> pa.Array:
+    """Missing (empty) or JSON ``null``."""
+    return pc.or_(pc.equal(pc.binary_length(arr), 0), pc.equal(arr, _NULL_RAW))
 
 
 def _decimal_type(text: pa.Array) -> pa.DataType:

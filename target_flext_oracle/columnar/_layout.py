@@ -1,16 +1,14 @@
 """A stream's columnar layout: the msgspec struct its RECORD lines decode into, field by field.
 
-Each field gets the narrowest msgspec type that still lets the per-record
-converters have the last word:
+Integers and booleans decode to Python values (msgspec refuses anything else,
+and a refused batch falls back to the per-record path). Every other field
+decodes to ``msgspec.Raw``: its exact JSON text, sliced from the line without
+building a Python object per value, which Arrow then checks and converts as a
+column (numbers parsed as decimals, strings unquoted, JSON kept as text).
 
-* integers, booleans and strings decode to Python values (msgspec refuses
-  anything else, and a refused batch falls back to the per-record path);
-* numbers and JSON values decode to ``msgspec.Raw``, their exact text, which
-  Arrow then parses (decimals) or keeps (JSON) without a Python object per value;
-* date-times, dates and times decode to ``str`` and are checked as columns.
-
-Key fields default to ``UNSET`` so a missing key (a run error) is told apart
-from a null one (a reject).
+A missing field decodes to :data:`RAW_MISSING` (or ``UNSET`` for integer and
+boolean keys), so a missing key (a run error) is told apart from a null one (a
+reject).
 """
 
 from __future__ import annotations
@@ -30,14 +28,7 @@ RAW_MISSING = msgspec.Raw(b"")
 #: per-record path would bind (SQLite stores ISO text and decimal text).
 Form = Literal["native", "text"]
 
-_TYPED: dict[Kind, Any] = {
-    Kind.INTEGER: int,
-    Kind.BOOLEAN: bool,
-    Kind.STRING: str,
-    Kind.TIMESTAMP: str,
-    Kind.DATE: str,
-    Kind.TIME: str,
-}
+_TYPED: dict[Kind, Any] = {Kind.INTEGER: int, Kind.BOOLEAN: bool}
 
 
 @dataclass(frozen=True)
@@ -64,8 +55,8 @@ class ColumnSpec:
 
     @property
     def raw(self) -> bool:
-        """Decoded as ``msgspec.Raw`` (numbers and JSON values)."""
-        return self.kind in {Kind.NUMBER, Kind.JSON}
+        """Decoded as ``msgspec.Raw`` (all but integers and booleans)."""
+        return self.kind not in _TYPED
 
 
 def supports(logical: LogicalType, column: LogicalType) -> bool:
