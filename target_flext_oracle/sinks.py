@@ -470,35 +470,16 @@ class FlextSink(SQLSink[FlextConnector]):
 
     def _columnar_decoder(self) -> StreamDecoder:
         if self._decoder is None:
-            from target_flext_oracle.columnar import ColumnSpec, StreamDecoder
+            from target_flext_oracle.columnar import StreamDecoder, column_specs
 
             strict = self.settings.validate_records
-            specs = []
-            for fp in self.plan.fields:
-                source = fp.source
-                form = self.connector.columnar_form(source.kind)
-                finish = self.connector.adapter(fp.target)
-                specs.append(
-                    ColumnSpec(
-                        field=fp.field,
-                        column=fp.column,
-                        logical=source,
-                        form=form,
-                        required=strict and not fp.nullable,
-                        max_length=source.length if strict and source.kind is Kind.STRING else None,
-                        convert=make_converter(
-                            fp.field, source, fp.target, strict=strict, finish=finish
-                        ),
-                        parse=make_converter(fp.field, source, source, strict=strict),
-                    )
-                )
             empty_key = (
                 f"empty string key: {self.connector.family} stores '' as NULL"
                 if self._empty_key_is_null
                 else None
             )
             self._decoder = StreamDecoder(
-                specs,
+                column_specs(self.plan, self.connector, strict=strict),
                 self._key_fields,
                 empty_key_reason=empty_key,
                 ignored=sorted(self._warned_fields),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from target_flext_oracle.columnar._layout import ColumnSpec, Form, supports
+from target_flext_oracle.columnar._layout import ColumnSpec, Form, column_specs, supports
 
 if TYPE_CHECKING:
     from target_flext_oracle.columnar._decode import DecodedBatch, Refused, StreamDecoder
@@ -26,4 +26,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ColumnSpec", "DecodedBatch", "Form", "Refused", "StreamDecoder", "supports"]
+__all__ = [
+    "ColumnSpec",
+    "DecodedBatch",
+    "Form",
+    "Refused",
+    "StreamDecoder",
+    "column_specs",
+    "supports",
+]

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from target_flext_oracle._converters import make_converter
 from target_flext_oracle._logical import Kind, LogicalType
+
+if TYPE_CHECKING:
+    from target_flext_oracle._plan import TablePlan
+    from target_flext_oracle.connector import FlextConnector
 
 #: Default of a Raw field whose key is absent (a JSON value is never empty).
 RAW_MISSING = msgspec.Raw(b"")
@@ -57,6 +62,28 @@ class ColumnSpec:
     def raw(self) -> bool:
         """Decoded as ``msgspec.Raw`` (all but integers and booleans)."""
         return self.kind not in _TYPED
+
+
+def column_specs(plan: TablePlan, connector: FlextConnector, *, strict: bool) -> list[ColumnSpec]:
+    """The columnar specs of a planned table, with the per-record converters of its dialect."""
+    specs = []
+    for fp in plan.fields:
+        source = fp.source
+        specs.append(
+            ColumnSpec(
+                field=fp.field,
+                column=fp.column,
+                logical=source,
+                form=connector.columnar_form(source.kind),
+                required=strict and not fp.nullable,
+                max_length=source.length if strict and source.kind is Kind.STRING else None,
+                convert=make_converter(
+                    fp.field, source, fp.target, strict=strict, finish=connector.adapter(fp.target)
+                ),
+                parse=make_converter(fp.field, source, source, strict=strict),
+            )
+        )
+    return specs
 
 
 def supports(logical: LogicalType, column: LogicalType) -> bool:
