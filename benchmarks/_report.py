@@ -110,6 +110,30 @@ def throughput_verdict(row: Row, min_rate: float, min_ratio: float | None) -> Ro
     return replace(row, goal=goal, verdict=verdict)
 
 
+def share_verdict(row: Row, reference: Row | None, min_share: float, what: str) -> Row:
+    """The row's records/s as a share of ``reference``'s (ratio column), against ``min_share``."""
+    goal = f">= {min_share:.0%} of {what}"
+    if row.status != "ok" or reference is None or reference.status != "ok":
+        return replace(row, goal=goal, verdict="-" if row.status != "ok" else "NOT met (unknown)")
+    share = ratio(row.rate, reference.rate)
+    if share is None:
+        return replace(row, goal=goal, verdict="NOT met (unknown)")
+    return replace(row, ratio=share, goal=goal, verdict="met" if share >= min_share else "NOT met")
+
+
+def time_verdict(row: Row, reference: Row | None, max_factor: float, what: str) -> Row:
+    """The row's time over ``reference``'s (ratio column), against ``max_factor``."""
+    goal = f"time <= {max_factor:g}x {what}"
+    if row.status != "ok" or reference is None or reference.status != "ok":
+        return replace(row, goal=goal, verdict="-" if row.status != "ok" else "NOT met (unknown)")
+    factor = ratio(row.seconds, reference.seconds)
+    if factor is None:
+        return replace(row, goal=goal, verdict="NOT met (unknown)")
+    return replace(
+        row, ratio=factor, goal=goal, verdict="met" if factor <= max_factor else "NOT met"
+    )
+
+
 def memory_row(benchmark: str, subject: str, into: str, small: Row, large: Row) -> Row:
     """Compare the peak RSS of the same subject at two sizes.
 

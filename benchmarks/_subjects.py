@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,36 @@ def ensure_peer(spec: PeerSpec, *, install: bool = True) -> Subject:
     return _probe(spec.name, exe, "--version")
 
 
+#: Sling ships as a binary inside this wheel (the ``sling`` wrapper package downloads
+#: its binary at run time, which cannot work here).
+SLING_PACKAGE = "sling-linux-amd64"
+
+
+def ensure_sling(*, install: bool = True) -> Subject:
+    """Sling's Go binary from the ``sling-linux-amd64`` wheel, in its own venv."""
+    venv = VENVS_DIR / "sling"
+
+    def find() -> Path | None:
+        found = sorted(venv.glob("lib/python*/site-packages/sling_linux_amd64/bin/sling-*"))
+        return found[0] if found else None
+
+    exe = find()
+    if exe is None:
+        if not install:
+            return Subject("sling", None, f"not installed in {venv} (run without --no-install)")
+        print(f"installing sling ({SLING_PACKAGE}) into {venv} ...", file=sys.stderr, flush=True)
+        failed = _install(venv, [SLING_PACKAGE])
+        if failed:
+            return Subject("sling", None, failed)
+        exe = find()
+        if exe is None:
+            return Subject("sling", None, f"installed, but no sling binary under {venv}")
+    subject = _probe("sling", exe, "--version")
+    if subject.version.lower().startswith("version:"):
+        subject = replace(subject, version=subject.version.split(":", 1)[1].strip())
+    return subject
+
+
 def install_ours(*, install: bool = True) -> Path:
     """The bin folder holding our console scripts: a fresh install of the working tree.
 
@@ -209,14 +239,22 @@ def tap_rest_api_msdk_config(base_url: str) -> dict[str, Any]:
 
 
 def target_flext_oracle_config(
-    url: str, *, schema: str | None, reject_dir: Path, batch_size: int | None
+    url: str,
+    *,
+    schema: str | None,
+    reject_dir: Path,
+    batch_size: int | None,
+    load_method: str = "append-only",
+    columnar: bool = True,
 ) -> dict[str, Any]:
-    """target-flext-oracle appending into ``url`` (a throwaway schema on PostgreSQL)."""
+    """target-flext-oracle loading into ``url`` (a throwaway schema on PostgreSQL)."""
     config: dict[str, Any] = {
         "sqlalchemy_url": url,
-        "load_method": "append-only",
+        "load_method": load_method,
         "reject_path": str(reject_dir),
     }
+    if not columnar:
+        config["columnar"] = False
     if batch_size is not None:
         config["batch_size_rows"] = batch_size
     if schema is not None:

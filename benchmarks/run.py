@@ -20,6 +20,8 @@ import os
 import platform
 import re
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +30,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from benchmarks import _dataset, _report, _services, _subjects
+from benchmarks import _dataset, _floor, _report, _services, _subjects
 from benchmarks._process import PipelineResult, Stage, run_pipeline
 from benchmarks._report import Row
 
@@ -44,6 +46,12 @@ TAP_MIN_RATE = 100_000
 TAP_MIN_RATIO = 15.0
 TARGET_MIN_RATE = 100_000
 TARGET_MIN_RATIO = 30.0
+#: PostgreSQL append at 1M: at least this share of the COPY floor's records/s.
+FLOOR_MIN_SHARE = 0.70
+#: Upsert within this factor of append's time.
+UPSERT_MAX_FACTOR = 1.5
+#: A second batch size for the memory comparison (the default is the target's own).
+MEMORY_BATCH_SIZE = 50_000
 
 Suite = Literal["tap", "target", "e2e"]
 SUITES: tuple[Suite, ...] = ("tap", "target", "e2e")
@@ -77,6 +85,7 @@ class Bench:
     target: _subjects.Subject
     peer_tap: _subjects.Subject
     peer_target: _subjects.Subject
+    sling: _subjects.Subject
     pg_unavailable: str
     batch_size: int | None
     rows: list[Row]
@@ -348,7 +357,15 @@ def _load_row(
     )
 
 
-def _target_stages(bench: Bench, subject: _subjects.Subject, peer: bool) -> StagesFor:
+def _target_stages(
+    bench: Bench,
+    subject: _subjects.Subject,
+    peer: bool,
+    *,
+    load_method: str = "append-only",
+    columnar: bool = True,
+    batch_size: int | None = None,
+) -> StagesFor:
     def build(url: str, schema: str | None, tag: str) -> list[Stage]:
         assert subject.executable is not None
         if peer:
@@ -359,7 +376,9 @@ def _target_stages(bench: Bench, subject: _subjects.Subject, peer: bool) -> Stag
                 url,
                 schema=schema,
                 reject_dir=bench.scratch / f"{tag}-rejects",
-                batch_size=bench.batch_size,
+                batch_size=batch_size or bench.batch_size,
+                load_method=load_method,
+                columnar=columnar,
             )
         cfg = bench.config(tag + "-target", config)
         return [bench.stage(subject.name, [str(subject.executable), "--config", str(cfg)])]
@@ -367,8 +386,59 @@ def _target_stages(bench: Bench, subject: _subjects.Subject, peer: bool) -> Stag
     return build
 
 
+def _sling_stages(bench: Bench, jsonl: Path) -> StagesFor:
+    def build(url: str, schema: str | None, tag: str) -> list[Stage]:
+        assert bench.sling.executable is not None and schema is not None
+        stage = bench.stage("sling", _floor.sling_argv(bench.sling.executable, jsonl, schema))
+        return [replace(stage, env={**(stage.env or {}), **_floor.sling_env()})]
+
+    return build
+
+
+def _floor_stages(bench: Bench, csv_path: Path, columns: str) -> StagesFor:
+    def build(url: str, schema: str | None, tag: str) -> list[Stage]:
+        assert schema is not None
+        # The table exists before the clock starts, as a target's first DDL is cheap.
+        _floor.create_floor_table(schema, columns)
+        return [bench.stage("psql \\copy", _floor.psql_copy_argv(schema, csv_path))]
+
+    return build
+
+
+def _ours(
+    bench: Bench,
+    benchmark: str,
+    label: str,
+    into: str,
+    n: int,
+    dataset: Path,
+    **settings: Any,
+) -> Row:
+    """Our target, median of ``bench.runs`` runs."""
+    return _median_of_runs(
+        bench,
+        lambda: _load_row(
+            bench,
+            benchmark,
+            label,
+            into,
+            _target_stages(bench, bench.target, peer=False, **settings),
+            n,
+            _subjects.TARGET_STREAM,
+            stdin_path=dataset,
+            needs=[bench.target],
+        ),
+    )
+
+
 def run_target_suite(bench: Bench) -> None:
-    """target-postgres, then target-flext-oracle into SQLite and PostgreSQL, then 1M for memory."""
+    """target-postgres, Sling and the COPY floor, then ours: columnar, per record, upsert, 1M.
+
+    Every figure of the issue's goals comes from this one run: 200k records into
+    PostgreSQL and SQLite against target-postgres; upsert against append; the 1M
+    PostgreSQL append against the floor (``psql \\copy`` of the same rows); peak
+    memory at 200k and 1M, at two batch sizes.
+    """
     n, n_large = bench.sizes.target, bench.sizes.target_large
     print(
         f"target: generating {n:,}-record dataset (cached in {DATA_DIR})",
@@ -391,28 +461,45 @@ def run_target_suite(bench: Bench) -> None:
             needs=[bench.peer_target],
         )
     )
-    small: dict[str, Row] = {}
+    jsonl = _floor.records_jsonl(small_file)
+    sling = _load_row(
+        bench, "target", "sling (JSONL, flattened)", "PostgreSQL", _sling_stages(bench, jsonl),
+        n, stream, stdin_path=None, needs=[bench.sling],
+    )  # fmt: skip
+    bench.add(_report.with_ratio(sling, peer))
+    floor = _floor_row(bench, "target", small_file, n)
+    append: dict[str, Row] = {}
     for into in ("SQLite", "PostgreSQL"):
-        row = _median_of_runs(
-            bench,
-            lambda into=into: _load_row(
-                bench,
-                "target",
-                "target-flext-oracle",
-                into,
-                _target_stages(bench, bench.target, peer=False),
-                n,
-                stream,
-                stdin_path=small_file,
-                needs=[bench.target],
-            ),
-        )
+        row = _ours(bench, "target", "target-flext-oracle", into, n, small_file)
         row = _report.with_ratio(row, peer)
-        small[into] = bench.add(_report.throughput_verdict(row, TARGET_MIN_RATE, TARGET_MIN_RATIO))
-    print(f"target memory: generating {n_large:,}-record dataset", file=sys.stderr, flush=True)
-    large_file = _dataset.ensure_dataset(DATA_DIR, n_large)
+        share = _report.ratio(row.rate, floor.rate) if into == "PostgreSQL" else None
+        if share is not None:
+            note = f"{row.subject} into PostgreSQL ({_report.short(n)}): {share:.0%} of the floor"
+            row = replace(row, notes=(*row.notes, note))
+        append[into] = bench.add(_report.throughput_verdict(row, TARGET_MIN_RATE, TARGET_MIN_RATIO))
     for into in ("SQLite", "PostgreSQL"):
-        large = _load_row(
+        row = _ours(
+            bench, "target", "target-flext-oracle (per record)", into, n, small_file, columnar=False
+        )
+        bench.add(_report.with_ratio(row, peer))
+    for into in ("SQLite", "PostgreSQL"):
+        row = _ours(
+            bench,
+            "target",
+            "target-flext-oracle (upsert)",
+            into,
+            n,
+            small_file,
+            load_method="upsert",
+        )
+        bench.add(_report.time_verdict(row, append[into], UPSERT_MAX_FACTOR, "append"))
+
+    print(f"target 1M: generating {n_large:,}-record dataset", file=sys.stderr, flush=True)
+    large_file = _dataset.ensure_dataset(DATA_DIR, n_large)
+    floor_large = _floor_row(bench, "target-large", large_file, n_large)
+    large: dict[tuple[str, int | None], Row] = {}
+    for into in ("SQLite", "PostgreSQL"):
+        large[(into, None)] = _load_row(
             bench,
             "target-large",
             "target-flext-oracle",
@@ -423,9 +510,77 @@ def run_target_suite(bench: Bench) -> None:
             stdin_path=large_file,
             needs=[bench.target],
         )
+        row = large[(into, None)]
+        if into == "PostgreSQL":
+            row = _report.share_verdict(row, floor_large, FLOOR_MIN_SHARE, "the COPY floor")
+            tag = f"target-large-target-flext-oracle-{into}-{n_large}"
+            log = bench.log_dir(tag) / "target-flext-oracle.stderr"
+            row = replace(row, notes=(*row.notes, *_batch_breakdown(log, row)))
+        bench.add(row)
         bench.add(
-            _report.memory_row("memory (target)", "target-flext-oracle", into, small[into], large)
+            _report.memory_row(
+                "memory (target)", "target-flext-oracle", into, append[into], large[(into, None)]
+            )
         )
+    # Peak memory is bounded by the batch size: the same comparison at a bigger batch.
+    batch = MEMORY_BATCH_SIZE
+    label = f"target-flext-oracle (batch {batch:,})"
+    small_b = _load_row(
+        bench, "target", label, "PostgreSQL",
+        _target_stages(bench, bench.target, peer=False, batch_size=batch),
+        n, stream, stdin_path=small_file, needs=[bench.target],
+    )  # fmt: skip
+    large_b = _load_row(
+        bench, "target-large", label, "PostgreSQL",
+        _target_stages(bench, bench.target, peer=False, batch_size=batch),
+        n_large, stream, stdin_path=large_file, needs=[bench.target],
+    )  # fmt: skip
+    bench.add(_report.memory_row("memory (target)", label, "PostgreSQL", small_b, large_b))
+
+
+def _floor_row(bench: Bench, benchmark: str, dataset: Path, n: int) -> Row:
+    """``psql \\copy`` of the same rows as CSV into the same table shape (a baseline)."""
+    label = "psql \\copy (CSV floor)"
+    if bench.target.executable is None or bench.pg_unavailable:
+        reason = bench.pg_unavailable or "our target is needed to make the floor's CSV"
+        return bench.add(
+            _unavailable(benchmark, label, "PostgreSQL", reason, records=n, baseline=True)
+        )
+    try:
+        csv_path, columns = _floor.copy_input(dataset, bench.target.executable, bench.scratch)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return bench.add(
+            _failed(benchmark, label, "PostgreSQL", f"preparing the CSV: {exc}", records=n,
+                    baseline=True)
+        )  # fmt: skip
+    row = _load_row(
+        bench, benchmark, label, "PostgreSQL", _floor_stages(bench, csv_path, columns), n,
+        _floor.TABLE, stdin_path=None, baseline=True, needs=[],
+    )  # fmt: skip
+    return bench.add(row)
+
+
+_TIMING = re.compile(r"(decode_ms|check_ms|write_ms|commit_ms)=([0-9.]+)")
+
+
+def _batch_breakdown(log: Path, row: Row) -> list[str]:
+    """Where a batch's time goes (median ms per batch), from our target's batch log lines."""
+    per: dict[str, list[float]] = {}
+    if log.exists():
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if "target.batch_committed" in line:
+                for key, value in _TIMING.findall(line):
+                    per.setdefault(key, []).append(float(value))
+    if not per:
+        return []
+    parts = [f"{k.removesuffix('_ms')} {statistics.median(v):.0f}" for k, v in sorted(per.items())]
+    batches = max(len(v) for v in per.values())
+    return [
+        f"{row.subject} into PostgreSQL ({_report.short(row.records or 0)}): median ms per "
+        f"batch over {batches} batches: "
+        + ", ".join(parts)
+        + " (decode and check on the reading thread, write and commit on the loader thread)"
+    ]
 
 
 # ------------------------------------------------------------------------ e2e
@@ -598,6 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if need_peer_target
         else skipped,
+        sling=_subjects.ensure_sling(install=not args.no_install)
+        if "target" in suites
+        else skipped,
         pg_unavailable=_services.pg_unavailable() if need_peer_target else "",
         batch_size=args.batch_size,
         rows=[],
@@ -617,7 +775,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
 
     table = _report.format_table(bench.rows, "markdown" if args.markdown else "text")
-    subjects = [bench.tap, bench.target, bench.peer_tap, bench.peer_target]
+    subjects = [bench.tap, bench.target, bench.peer_tap, bench.peer_target, bench.sling]
     lines = [table, ""]
     lines += [
         f"- {s.name}: {s.version or 'version unknown'}"

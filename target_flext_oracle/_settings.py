@@ -22,6 +22,9 @@ from flext_infra.storage import is_object_url
 from target_flext_oracle._errors import TargetConfigError
 
 DEFAULT_BATCH_SIZE = 10_000
+#: Batches smaller than this load per record on the columnar path: a run that never
+#: fills one never imports pyarrow (its import is most of a small run's start-up).
+DEFAULT_COLUMNAR_MIN_ROWS = 1_000
 DEFAULT_SQLITE_FILE = "target_flext_oracle.sqlite"
 
 
@@ -195,6 +198,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "columnar_min_rows",
+        th.IntegerType,
+        title="Columnar Minimum Rows",
+        description=(
+            "Batches with fewer records load per record even on the columnar path "
+            f"(default {DEFAULT_COLUMNAR_MIN_ROWS}): small runs then never pay for "
+            "importing Arrow."
+        ),
+    ),
+    th.Property(
         "direct_path_load",
         th.BooleanType,
         default=False,
@@ -249,6 +262,7 @@ class TargetSettings:
     oracle_array_size: int
     direct_path_load: bool
     columnar: bool = True
+    columnar_min_rows: int = DEFAULT_COLUMNAR_MIN_ROWS
     validation: Any = None
 
     @classmethod
@@ -292,6 +306,9 @@ class TargetSettings:
             oracle_array_size=max(1, int(config.get("oracle_array_size") or 5000)),
             direct_path_load=bool(config.get("direct_path_load", False)),
             columnar=bool(config.get("columnar", True)),
+            columnar_min_rows=max(
+                1, int(config.get("columnar_min_rows") or DEFAULT_COLUMNAR_MIN_ROWS)
+            ),
             validation=config.get("validation"),
         )
 

@@ -20,6 +20,7 @@ order on the target's loader thread (``_loader``) while the next is decoded.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -397,17 +398,23 @@ class FlextSink(SQLSink[FlextConnector]):
         numbers: list[int] = context["numbers"]
         first, last, first_line, last_line = context["range"]
         self.batches_sealed += 1
-        table, rows = self._decode_batch(lines, numbers)
+        started = time.perf_counter()
+        table, rows, timings = self._decode_batch(lines, numbers)
+        timings.setdefault("check_ms", 0.0)
+        timings["decode_ms"] = timings.get("decode_ms", (time.perf_counter() - started) * 1e3)
         loaded = table.num_rows if table is not None else len(rows)
         self.tally_record_read(loaded)
         self.record_counter_metric.increment(loaded)
 
         def run() -> None:
+            queued = time.perf_counter()
             try:
                 if table is not None and table.num_rows:
-                    self._load_arrow(table)
+                    write_s, commit_s = self._load_arrow(table)
+                    timings["write_ms"], timings["commit_ms"] = write_s * 1e3, commit_s * 1e3
                 elif rows:
                     self._load(rows)
+                    timings["write_ms"] = (time.perf_counter() - queued) * 1e3
             except Exception as exc:
                 self.connector.forget(self.load_ref)
                 raise BatchLoadError(
@@ -422,6 +429,7 @@ class FlextSink(SQLSink[FlextConnector]):
                     rows=loaded,
                     records=f"{first}-{last}",
                     path="columnar" if table is not None else "per-record",
+                    **{k: round(v, 1) for k, v in timings.items()},
                 )
             self.host.batch_committed()
 
@@ -430,11 +438,14 @@ class FlextSink(SQLSink[FlextConnector]):
 
     def _decode_batch(
         self, lines: list[bytes | dict[str, Any]], numbers: list[int]
-    ) -> tuple[pa.Table | None, list[tuple[Any, ...]]]:
-        """The batch as a checked Arrow table, or (refused) as per-record rows."""
-        from target_flext_oracle.columnar import Refused
+    ) -> tuple[pa.Table | None, list[tuple[Any, ...]], dict[str, float]]:
+        """The batch as a checked Arrow table, or (refused) as per-record rows, with timings."""
+        if len(lines) >= self.settings.columnar_min_rows and all(
+            type(entry) is bytes for entry in lines
+        ):
+            # Imported here, with pyarrow, by the first batch that is big enough.
+            from target_flext_oracle.columnar import Refused
 
-        if all(type(entry) is bytes for entry in lines):
             decoder = self._columnar_decoder()
             try:
                 decoded = decoder.decode(cast(list[bytes], lines))
@@ -452,7 +463,8 @@ class FlextSink(SQLSink[FlextConnector]):
                 table = decoded.table
                 if self.load_method is not LoadMethod.APPEND_ONLY and self.plan.keys:
                     table = self._dedupe_arrow(table)
-                return table, []
+                timings = {"decode_ms": decoded.decode_s * 1e3, "check_ms": decoded.check_s * 1e3}
+                return table, [], timings
         warned = len(self._warned_fields)
         rows = []
         for entry, number in zip(lines, numbers, strict=True):
@@ -466,7 +478,7 @@ class FlextSink(SQLSink[FlextConnector]):
         if len(self._warned_fields) != warned:
             # Fields outside the schema were reported: later batches skip them quietly.
             self._decoder = None
-        return None, rows
+        return None, rows, {}
 
     def _columnar_decoder(self) -> StreamDecoder:
         if self._decoder is None:
@@ -502,17 +514,22 @@ class FlextSink(SQLSink[FlextConnector]):
         # The kept rows in arrival order (any order loads the same; this one reads better).
         return table.take(kept.take(pc.array_sort_indices(kept)))
 
-    def _load_arrow(self, table: pa.Table) -> None:
+    def _load_arrow(self, table: pa.Table) -> tuple[float, float]:
+        """Load one checked batch in one transaction; returns (write, commit) seconds."""
         plan = self.plan
         upsert = self.load_method is not LoadMethod.APPEND_ONLY and bool(plan.keys)
         if self.connector.sizes_strings_from_data:
             self.connector.size_strings(plan, _observed_arrow(table, plan))
         ddl_ran = plan.has_ddl
+        started = time.perf_counter()
         with self.connector.bulk_transaction() as session:
             self.connector.apply_plan(session.execute, plan, need_unique=upsert)
             self.connector.load_arrow(session, self.load_ref, plan, table, upsert=upsert)
+            written = time.perf_counter()
+        committed = time.perf_counter()
         if ddl_ran:
             self.connector.plan_applied(plan, unique=upsert)
+        return written - started, committed - written
 
     @property
     def _quality_keys(self) -> list[str]:

@@ -320,3 +320,49 @@ def test_median_row_never_hides_a_failed_run() -> None:
     assert _report.median_row(runs) is failed
     with pytest.raises(ValueError, match="no runs"):
         _report.median_row([])
+
+
+def test_share_verdict_is_our_rate_as_a_share_of_the_floor() -> None:
+    """The floor goal: records/s over the floor's, met at or above the share."""
+    floor = Row("target-large", "floor", "PostgreSQL", records=1000, seconds=1.0, baseline=True)
+    ours = Row("target-large", "ours", "PostgreSQL", records=1000, seconds=1.25)
+    judged = _report.share_verdict(ours, floor, 0.70, "the COPY floor")
+    assert judged.ratio == pytest.approx(0.8)
+    assert judged.verdict == "met"
+    slow = Row("target-large", "ours", "PostgreSQL", records=1000, seconds=2.0)
+    assert _report.share_verdict(slow, floor, 0.70, "the COPY floor").verdict == "NOT met"
+    missing = Row("target-large", "floor", "PostgreSQL", status="not available", reason="no psql")
+    assert _report.share_verdict(ours, missing, 0.70, "x").verdict.startswith("NOT met")
+
+
+def test_time_verdict_compares_upsert_time_with_append_time() -> None:
+    """The upsert goal: upsert's time over append's, met at or below the factor."""
+    append = Row("target", "append", "SQLite", records=100, seconds=2.0)
+    upsert = Row("target", "upsert", "SQLite", records=100, seconds=2.8)
+    judged = _report.time_verdict(upsert, append, 1.5, "append")
+    assert judged.ratio == pytest.approx(1.4)
+    assert judged.verdict == "met"
+    slow = Row("target", "upsert", "SQLite", records=100, seconds=3.2)
+    assert _report.time_verdict(slow, append, 1.5, "append").verdict == "NOT met"
+
+
+def test_sling_reads_the_records_as_json_lines(tmp_path: Path) -> None:
+    """Sling's input holds exactly the dataset's records, one JSON object per line."""
+    from benchmarks import _floor
+
+    singer_file = _dataset.write_singer_file(tmp_path / "d.singer", 25)
+    jsonl = _floor.records_jsonl(singer_file)
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert records == [_dataset.make_record(i) for i in range(1, 26)]
+    argv = _floor.sling_argv(Path("/bin/sling"), jsonl, "s1")
+    assert argv[argv.index("--tgt-object") + 1] == "s1.bench_items"
+    assert json.loads(argv[argv.index("--src-options") + 1]) == {"flatten": True}
+
+
+def test_the_floor_copies_the_csv_into_the_schemas_table() -> None:
+    """psql \\copy names the schema's table, the CSV file, and stops on the first error."""
+    from benchmarks import _floor
+
+    argv = _floor.psql_copy_argv("s1", Path("/data/x.csv"))
+    assert argv[0] == "psql" and "ON_ERROR_STOP=1" in argv
+    assert argv[-1] == '\\copy "s1"."bench_items" FROM \'/data/x.csv\' WITH (FORMAT csv)'

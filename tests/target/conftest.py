@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from target_flext_oracle import TargetFlextOracle
+from target_flext_oracle import TargetFlextOracle, _settings
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATA = Path(__file__).parent / "data"
@@ -142,6 +142,12 @@ def rejects(config: dict[str, Any], stream: str) -> list[dict[str, Any]]:
     for path in sorted(Path(config["reject_path"]).glob("*.jsonl")):
         out += [json.loads(line) for line in path.read_text().splitlines()]
     return [r for r in out if r["stream"] == stream]
+
+
+@pytest.fixture(autouse=True)
+def _columnar_for_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' batches are small: let them take the columnar path (a run's default)."""
+    monkeypatch.setattr(_settings, "DEFAULT_COLUMNAR_MIN_ROWS", 1)
 
 
 @pytest.fixture(autouse=True)
