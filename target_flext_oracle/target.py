@@ -229,12 +229,12 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         countdown = _AGE_CHECK_EVERY
 
         def on_full() -> None:
-            # The age and stall checks ride on full batches and on every thousandth line.
             self.drain_one(sink)
 
         keep = sink.line_route(on_full)
 
         def route(line: bytes, number: int) -> None:
+            # The SDK's record-age rule and the gate's stall rule, every thousandth line.
             nonlocal countdown
             keep(line, number)
             countdown -= 1

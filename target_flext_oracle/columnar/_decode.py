@@ -158,9 +158,9 @@ class StreamDecoder:
             missing = pc.is_null(arr)
             self._reject_where(missing, spec.field, "required field is missing or null", reasons)
         if kind is Kind.NUMBER:
-            return self._number(spec, arr, n, reasons)
+            return self._number(spec, arr, reasons)
         if kind is Kind.JSON:
-            return self._json(spec, arr, n, reasons)
+            return self._json(spec, arr, reasons)
         if kind is Kind.BOOLEAN:
             return pc.cast(arr, pa.int64()) if spec.form == "text" else arr
         if kind is Kind.INTEGER:
@@ -169,9 +169,9 @@ class StreamDecoder:
         if kind is Kind.STRING:
             return self._string(spec, text, reasons).cast(pa.string())
         if kind is Kind.TIMESTAMP:
-            return self._timestamp(spec, text, n, reasons)
+            return self._timestamp(spec, text, reasons)
         if kind is Kind.DATE:
-            return self._date(spec, text, n, reasons)
+            return self._date(spec, text, reasons)
         return self._replace(text, pc.is_valid(text), text, spec.convert, spec, reasons).cast(
             pa.string()
         )
@@ -215,7 +215,7 @@ class StreamDecoder:
         return arr
 
     def _number(
-        self, spec: ColumnSpec, raw: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
+        self, spec: ColumnSpec, raw: pa.Array, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
         text = pc.cast(raw, pa.large_string())
         if spec.form == "text":
@@ -245,7 +245,7 @@ class StreamDecoder:
         return pc.cast(text, _decimal_type(text))  # every value must parse (else Refused)
 
     def _timestamp(
-        self, spec: ColumnSpec, arr: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
+        self, spec: ColumnSpec, arr: pa.Array, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
         if spec.form == "native":
             fast = pc.match_substring_regex(arr, _text.INSTANT)
@@ -264,7 +264,7 @@ class StreamDecoder:
         return text.cast(pa.string())
 
     def _date(
-        self, spec: ColumnSpec, arr: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
+        self, spec: ColumnSpec, arr: pa.Array, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
         fast = pc.match_substring_regex(arr, _text.DATE)
         slow = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(fast, False)))
@@ -276,7 +276,7 @@ class StreamDecoder:
         return text.cast(pa.string())
 
     def _json(
-        self, spec: ColumnSpec, raw: pa.Array, n: int, reasons: dict[int, tuple[str, str]]
+        self, spec: ColumnSpec, raw: pa.Array, reasons: dict[int, tuple[str, str]]
     ) -> pa.Array:
         text = pc.cast(raw, pa.large_string())
         if spec.form == "text":
@@ -314,16 +314,6 @@ class StreamDecoder:
                 reasons.setdefault(index, (rej.field, rej.reason))
                 replaced.append(None)
         return pc.replace_with_mask(text, mask, pa.array(replaced, text.type))
-
-    def _per_value(
-        self,
-        spec: ColumnSpec,
-        arr: pa.Array,
-        mask: pa.Array,
-        convert: Callable[[Any], Any],
-        reasons: dict[int, tuple[str, str]],
-    ) -> pa.Array:
-        return self._replace(arr, mask, arr, convert, spec, reasons)
 
     @staticmethod
     def _reject_where(

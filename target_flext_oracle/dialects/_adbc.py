@@ -70,7 +70,7 @@ class AdbcSession:
             self._conn.close()
 
 
-def postgres_session(url: str, *, busy_timeout_s: float = 30.0) -> AdbcSession:
+def postgres_session(url: str) -> AdbcSession:
     """An ADBC PostgreSQL connection for a SQLAlchemy URL (``application_name=flext``)."""
     import adbc_driver_postgresql.dbapi as adbc_pg
 
