@@ -26,6 +26,7 @@ at its next call.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -78,7 +79,12 @@ class BatchLoader:
             job.run()
             return
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="flext-loader", daemon=True)
+            # The thread runs in a copy of the submitter's context: the run's log
+            # fields (run_id, job) and its ledger tally are context variables.
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._work,), name="flext-loader", daemon=True
+            )
             self._thread.start()
         with self._idle:
             self._pending += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -165,7 +166,7 @@ class FlextConnector(SQLConnector):
             except BaseException:
                 transaction.rollback()
                 raise
-            with signals_deferred():
+            with _deferred_here():
                 transaction.commit()
                 if on_commit is not None:
                     on_commit()
@@ -537,8 +538,11 @@ class FlextConnector(SQLConnector):
         """How the bulk path wants a column of ``kind``: Arrow's type, or the per-record text."""
         return "native"
 
-    def bulk_transaction(self) -> contextlib.AbstractContextManager[BulkSession]:
-        """One transaction on the bulk connection (committed when the block ends)."""
+    def bulk_transaction(
+        self, on_commit: Callable[[], object] | None = None
+    ) -> contextlib.AbstractContextManager[BulkSession]:
+        """One transaction on the bulk connection: committed when the block ends, then
+        ``on_commit`` (the run ledger's count), rolled back on any exception."""
         raise NotImplementedError
 
     def cancel_bulk(self) -> None:
@@ -599,3 +603,15 @@ class FlextConnector(SQLConnector):
                 conn.exec_driver_sql(self.drop_table_sql(ref))
             log.warning("target.stale_table_dropped", table=str(ref))
         self._states[ref] = None
+
+
+def _deferred_here() -> contextlib.AbstractContextManager[None]:
+    """Stop signals wait for the commit, in the main thread (where they are raised).
+
+    A commit on the loader thread needs no deferral (signals never interrupt it),
+    and must not take one: the deferral is process-wide, and a stop signal held by
+    it would be raised in the loader thread instead of the main one.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return signals_deferred()
+    return contextlib.nullcontext()

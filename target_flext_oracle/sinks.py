@@ -400,6 +400,8 @@ class FlextSink(SQLSink[FlextConnector]):
         self.batches_sealed += 1
         started = time.perf_counter()
         table, rows, timings = self._decode_batch(lines, numbers)
+        # The ledger counts rows as received (before upsert merges keys), as per record.
+        received = int(timings.pop("received", len(rows)))
         timings.setdefault("check_ms", 0.0)
         timings["decode_ms"] = timings.get("decode_ms", (time.perf_counter() - started) * 1e3)
         loaded = table.num_rows if table is not None else len(rows)
@@ -410,7 +412,7 @@ class FlextSink(SQLSink[FlextConnector]):
             queued = time.perf_counter()
             try:
                 if table is not None and table.num_rows:
-                    write_s, commit_s = self._load_arrow(table)
+                    write_s, commit_s = self._load_arrow(table, received)
                     timings["write_ms"], timings["commit_ms"] = write_s * 1e3, commit_s * 1e3
                 elif rows:
                     self._load(rows)
@@ -461,9 +463,14 @@ class FlextSink(SQLSink[FlextConnector]):
                     record = _record_in(lines[index], numbers[index])
                     self._reject(record, field, reason, numbers[index])
                 table = decoded.table
+                received = table.num_rows
                 if self.load_method is not LoadMethod.APPEND_ONLY and self.plan.keys:
                     table = self._dedupe_arrow(table)
-                timings = {"decode_ms": decoded.decode_s * 1e3, "check_ms": decoded.check_s * 1e3}
+                timings = {
+                    "decode_ms": decoded.decode_s * 1e3,
+                    "check_ms": decoded.check_s * 1e3,
+                    "received": received,
+                }
                 return table, [], timings
         warned = len(self._warned_fields)
         rows = []
@@ -514,7 +521,7 @@ class FlextSink(SQLSink[FlextConnector]):
         # The kept rows in arrival order (any order loads the same; this one reads better).
         return table.take(kept.take(pc.array_sort_indices(kept)))
 
-    def _load_arrow(self, table: pa.Table) -> tuple[float, float]:
+    def _load_arrow(self, table: pa.Table, received: int) -> tuple[float, float]:
         """Load one checked batch in one transaction; returns (write, commit) seconds."""
         plan = self.plan
         upsert = self.load_method is not LoadMethod.APPEND_ONLY and bool(plan.keys)
@@ -522,14 +529,19 @@ class FlextSink(SQLSink[FlextConnector]):
             self.connector.size_strings(plan, _observed_arrow(table, plan))
         ddl_ran = plan.has_ddl
         started = time.perf_counter()
-        with self.connector.bulk_transaction() as session:
+
+        def count() -> None:
+            # The run ledger counts the batch's records together with its commit.
+            current_tally().add(self.stream_name, loaded=received)
+
+        with self.connector.bulk_transaction(count) as session:
             self.connector.apply_plan(session.execute, plan, need_unique=upsert)
             self.connector.load_arrow(session, self.load_ref, plan, table, upsert=upsert)
             written = time.perf_counter()
-        committed = time.perf_counter()
+        done = time.perf_counter()
         if ddl_ran:
             self.connector.plan_applied(plan, unique=upsert)
-        return written - started, committed - written
+        return written - started, done - written
 
     @property
     def _quality_keys(self) -> list[str]:

@@ -13,7 +13,7 @@ columnar batch (``columnar: false``, Oracle) does not pay for them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -47,8 +47,11 @@ class AdbcSession:
         )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[AdbcSession]:
-        """Commit when the block ends, roll back on any exception."""
+    def transaction(self, on_commit: Callable[[], object] | None = None) -> Iterator[AdbcSession]:
+        """Commit when the block ends (then ``on_commit``), roll back on any exception.
+
+        Runs on the loader thread, which stop signals never interrupt: nothing to defer.
+        """
         try:
             yield self
         except BaseException:
@@ -56,6 +59,8 @@ class AdbcSession:
                 self._conn.rollback()
             raise
         self._conn.commit()
+        if on_commit is not None:
+            on_commit()
 
     def cancel(self) -> None:
         """Ask the driver to stop the statement in progress (from another thread)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -395,9 +395,11 @@ class OracleConnector(FlextConnector):
         return "text" if kind is Kind.JSON else "native"
 
     @contextlib.contextmanager
-    def bulk_transaction(self) -> Iterator[BulkSession]:
+    def bulk_transaction(
+        self, on_commit: Callable[[], object] | None = None
+    ) -> Iterator[BulkSession]:
         """The batch transaction of the per-record path, with Arrow ingestion on its connection."""
-        with self.begin() as conn:
+        with self.begin(on_commit) as conn:
             session = OracleBulkSession(self, conn)
             self._bulk_active: OracleBulkSession | None = session
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -112,7 +112,9 @@ class PostgresConnector(FlextConnector):
     # --- the columnar path: binary COPY through ADBC ------------------------------------
 
     @contextlib.contextmanager
-    def bulk_transaction(self) -> Iterator[BulkSession]:
+    def bulk_transaction(
+        self, on_commit: Callable[[], object] | None = None
+    ) -> Iterator[BulkSession]:
         """One transaction on the run's ADBC connection (binary COPY)."""
         if self._bulk is None:
             url = self.settings.connection.url
@@ -120,7 +122,7 @@ class PostgresConnector(FlextConnector):
                 raise ValueError("no URL")
             self._bulk = postgres_session(url)
         session: AdbcSession = self._bulk
-        with session.transaction() as tx:
+        with session.transaction(on_commit) as tx:
             yield tx
 
     def cancel_bulk(self) -> None:

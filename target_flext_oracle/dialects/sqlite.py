@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -130,7 +130,9 @@ class SqliteConnector(FlextConnector):
         return "native" if kind in {Kind.INTEGER, Kind.STRING, Kind.TIME} else "text"
 
     @contextlib.contextmanager
-    def bulk_transaction(self) -> Iterator[BulkSession]:
+    def bulk_transaction(
+        self, on_commit: Callable[[], object] | None = None
+    ) -> Iterator[BulkSession]:
         """One transaction on the run's ADBC SQLite connection."""
         if self._bulk is None:
             url = self.settings.connection.url
@@ -139,7 +141,7 @@ class SqliteConnector(FlextConnector):
                 raise ValueError("no SQLite file")
             self._bulk = sqlite_session(database)
         session: AdbcSession = self._bulk
-        with session.transaction() as tx:
+        with session.transaction(on_commit) as tx:
             yield tx
 
     def load_arrow(
