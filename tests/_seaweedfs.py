@@ -195,12 +195,13 @@ def _wait_ready(server: S3Server, process: subprocess.Popen[bytes], timeout: flo
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL: a graceful stop waits out its gRPC streams for long."""
+    """SIGTERM, then SIGKILL: a graceful stop waits out its gRPC streams for long,
+    and the data is a temporary directory about to be removed anyway."""
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=3)
+        process.wait(timeout=1)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
