@@ -39,7 +39,7 @@ def connect(url: str, *, timeout: float = 2.0) -> Redis:
     is noticed in seconds rather than at the TCP timeout.
 
     Raises:
-        ConfigurationError: the URL is not a Redis URL.
+        ConfigurationError: the URL is not a Redis URL, or redis-py is not installed.
     """
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES:
@@ -48,7 +48,13 @@ def connect(url: str, *, timeout: float = 2.0) -> Redis:
         )
     if parts.password:
         redactor.add([parts.password])
-    from redis import Redis
+    try:
+        from redis import Redis
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"{safe_redis_url(url)}: Redis needs the flext-meltano[redis] extra "
+            "(pip install 'flext-meltano[redis]')"
+        ) from exc
 
     client: Redis = Redis.from_url(
         url,

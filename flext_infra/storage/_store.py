@@ -128,8 +128,13 @@ class ObjectStore:
         """The fsspec filesystem (s3fs is imported here, on first use)."""
         if self._fs is None:
             if self.remote:
-                from s3fs import S3FileSystem
-
+                try:
+                    from s3fs import S3FileSystem
+                except ModuleNotFoundError as exc:
+                    raise ConfigurationError(
+                        f"{self.url}: s3:// storage needs the flext-meltano[s3] extra "
+                        "(pip install 'flext-meltano[s3]')"
+                    ) from exc
                 self._fs = S3FileSystem(**s3_options(self._s3))
             else:
                 from fsspec.implementations.local import LocalFileSystem
@@ -170,9 +175,9 @@ class ObjectStore:
         """
         if not self.remote:
             return self._put_local(key, data)
-        path = self._path(key)
+        path, fs = self._path(key), self.fs
         try:
-            self.fs.pipe_file(path, data)
+            fs.pipe_file(path, data)
         except (OSError, ValueError) as exc:
             raise self._error(exc, key, "write") from exc
         return f"s3://{path}"
@@ -195,8 +200,9 @@ class ObjectStore:
         Raises:
             StorageError: it does not exist or cannot be read.
         """
+        fs = self.fs
         try:
-            data: bytes = self.fs.cat_file(self._path(key))
+            data: bytes = fs.cat_file(self._path(key))
         except (OSError, ValueError) as exc:
             raise self._error(exc, key, "read") from exc
         return data
@@ -209,12 +215,13 @@ class ObjectStore:
         """
         base = self._path("")
         start = self._path(prefix) if prefix else base
+        fs = self.fs
         try:
             if self.remote:
-                self.fs.invalidate_cache(base)
-                found = self.fs.find(base) if self.fs.exists(base) else []
+                fs.invalidate_cache(base)
+                found = fs.find(base) if fs.exists(base) else []
             else:
-                found = self.fs.find(base) if Path(base).exists() else []
+                found = fs.find(base) if Path(base).exists() else []
         except (OSError, ValueError) as exc:
             raise self._error(exc, prefix, "list") from exc
         keys = []

@@ -127,3 +127,15 @@ def test_addressing_is_path_style_for_s3_compatible_servers(
     """With an endpoint URL, auto addressing is path-style; on AWS it is virtual-hosted."""
     settings = S3Settings(endpoint_url=endpoint, addressing_style=style)
     assert s3_options(settings)["config_kwargs"] == {"s3": {"addressing_style": expected}}
+
+
+def test_an_s3_url_without_the_extra_installed_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without s3fs, an s3:// root is a configuration error naming flext-meltano[s3]."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as if not installed
+    store = ObjectStore("s3://bucket/prefix", s3=S3Settings())
+    with pytest.raises(ConfigurationError, match=r"flext-meltano\[s3\]"):
+        store.put("k", b"x")
