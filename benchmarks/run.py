@@ -320,7 +320,8 @@ def _load_row(
         return _unavailable(
             benchmark, label, into, bench.pg_unavailable, records=n, baseline=baseline
         )
-    tag = f"{benchmark}-{label.split(maxsplit=1)[0]}-{into}-{n}"
+    # The whole label: runs of one subject with other settings keep their own logs.
+    tag = f"{benchmark}-{_slug(label)}-{into}-{n}"
     with _database(bench, into, tag) as (url, schema, path):
         stages = stages_for(url, schema, tag)
         result = run_pipeline(
