@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -54,9 +55,9 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def test_incremental_sync_job_materializes_every_wms_table(
-    run_env: RunEnv, instance: dg.DagsterInstance
+    run_env: RunEnv, api: SampleApi, instance: dg.DagsterInstance
 ) -> None:
-    """The tables get the exact counts; metadata has per-stream records and the ledger's run id."""
+    """Exact counts; metadata has the ledger's records, bookmark and run id; checks are judged."""
     result = _execute("incremental_sync_job", instance)
     assert result.success
     assert run_env.counts() == COUNTS
@@ -74,17 +75,26 @@ def test_incremental_sync_job_materializes_every_wms_table(
         assert (m["meltano_environment"], m["flext_environment"]) == ("test", "test")
         assert m["details"] == f"flext runs show {run_id}"
         assert m["duration_s"] > 0
+        newest = max(api.record(entity, i)["mod_ts"] for i in range(1, count + 1))
+        assert datetime.fromisoformat(m["bookmark"]) == datetime.fromisoformat(newest)
     record = run_env.ledger.get_run(run_id)
     assert record is not None
     assert (record.job, record.status, record.trigger) == (
         "incremental-sync-job", RunStatus.SUCCEEDED, Trigger.ORCHESTRATOR,
     )  # fmt: skip
     assert {s.stream: s.records_read for s in record.streams} == COUNTS
+    assert {s.stream: s.bookmark_after for s in record.streams} == {
+        entity: metadata[f"wms_{entity}"]["bookmark"] for entity in COUNTS
+    }
     checks = _checks(result)
     for entity in COUNTS:
         ratio = checks[(f"wms_{entity}", "reject_ratio")]
         assert ratio.passed, ratio.description
         assert checks[(f"wms_{entity}", "min_records")].passed
+        # The sample data was last modified in 2024; the shipped rules only warn at 2 days.
+        stale = checks[(f"wms_{entity}", "freshness")]
+        assert (stale.passed, stale.severity) == (False, dg.AssetCheckSeverity.WARN)
+        assert f"newest value {metadata[f'wms_{entity}']['bookmark']} is" in str(stale.description)
 
 
 def test_an_outage_fails_the_step_naming_the_stream_and_alerts(
