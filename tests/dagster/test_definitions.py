@@ -239,7 +239,7 @@ environments:
 plugins:
   extractors:
   - {name: tap-x, config: {entities: [a]}}
-  - {name: tap-x--b, inherit_from: tap-x, config: {entities: [b]}}
+  - {name: tap-x--b, inherit_from: tap-x, config: {entities: [b, b2]}}
   - {name: tap-z, config: {entities: [z]}}
   loaders:
   - {name: target-y}
@@ -254,7 +254,7 @@ jobs:
 def test_jobs_sharing_tables_share_a_multi_asset_and_others_get_their_own(
     tmp_path: Path,
 ) -> None:
-    """a and b join through the job loading both; z stays apart, under its own op."""
+    """a and b (b2) join through the job loading them all; z stays apart, under its own op."""
     defs = flext_definitions(_project(tmp_path, BRIDGED))
     dg.Definitions.validate_loadable(defs)
     owners = {
@@ -262,8 +262,8 @@ def test_jobs_sharing_tables_share_a_multi_asset_and_others_get_their_own(
         for a in defs.assets or []
         if isinstance(a, dg.AssetsDefinition)
     }
-    assert owners == {("a", "b"): "tap_x_to_target_y", ("z",): "tap_z_to_target_y"}
-    assert _selected_tables(defs, "a_and_b") == {"a", "b"}
+    assert owners == {("a", "b", "b2"): "tap_x_to_target_y", ("z",): "tap_z_to_target_y"}
+    assert _selected_tables(defs, "a_and_b") == {"a", "b", "b2"}
 
 
 @pytest.mark.parametrize(

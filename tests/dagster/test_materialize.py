@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,8 +18,9 @@ import pytest
 
 from flext_infra.alerts import read_recorded_alerts
 from flext_infra.orchestration.dagster import flext_definitions
-from flext_infra.runs import RunStatus, Trigger
+from flext_infra.runs import RunLedger, RunStatus, Trigger
 from flext_infra.testing import Faults, SampleApi
+from tests.cli.conftest import make_project
 from tests.dagster.conftest import COUNTS, OP, ROOT, RunEnv
 
 pytestmark = pytest.mark.meltano
@@ -179,3 +181,26 @@ def test_two_materializations_at_once_one_runs_the_other_is_refused(
     assert other.status is RunStatus.SUCCEEDED
     assert held.ended_at is not None and other.ended_at is not None
     assert other.started_at < held.ended_at and held.started_at < other.ended_at  # side by side
+
+
+def test_jobs_whose_tables_only_discovery_knows_run_as_op_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny project whose tap names no streams: its jobs run as plain ops, failures fail."""
+    root = make_project(tmp_path / "project")
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path}/meltano.db")
+    monkeypatch.setenv("FLEXT_RUNS_URL", f"sqlite:///{tmp_path}/ledger.db")
+    defs = flext_definitions(root, environment="test")
+    assert defs.resolve_all_asset_keys() == []
+    with dg.DagsterInstance.ephemeral() as own:
+        good = defs.resolve_job_def("good").execute_in_process(instance=own)
+        bad = defs.resolve_job_def("bad").execute_in_process(instance=own, raise_on_error=False)
+    assert good.success
+    assert not bad.success
+    [failure] = bad.get_step_failure_events()
+    assert failure.step_key == "run_bad"
+    data = failure.step_failure_data.user_failure_data
+    assert data is not None and "meltano run bad (test) failed" in str(data.description)
+    statuses = {r.job: r.status for r in RunLedger.from_url(f"sqlite:///{tmp_path}/ledger.db")
+                .list_runs()}  # fmt: skip
+    assert statuses == {"good": RunStatus.SUCCEEDED, "bad": RunStatus.FAILED}

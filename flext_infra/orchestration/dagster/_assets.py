@@ -16,6 +16,9 @@ tables; the first in meltano.yml on a tie), and every asset carries a
 discovery can tell (``entities: ["*"]``) is an op job without assets.
 """
 
+# No ``from __future__ import annotations`` here: Dagster reads the annotation of
+# an op's ``context`` parameter and accepts only the class itself, not its name.
+
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,13 +57,12 @@ def _components(loads: Sequence[JobLoads]) -> list[_Component]:
     for job in loads:
         if not job.known or not job.tables:
             continue
-        joined = [owner[t] for t in job.table_names if t in owner]
+        # Each component once, whatever number of its tables this job loads.
+        joined = list({id(owner[t]): owner[t] for t in job.table_names if t in owner}.values())
         target = joined[0] if joined else _Component()
         if not joined:
             components.append(target)
         for other in joined[1:]:
-            if other is target:
-                continue
             for name in other.jobs:
                 if name not in target.jobs:
                     target.jobs.append(name)
