@@ -21,7 +21,7 @@ from flext_infra.observability import get_logger
 from flext_infra.orchestration import MeltanoProject
 from flext_infra.serve._errors import install_error_handlers
 from flext_infra.serve._ledger import ledger_router
-from flext_infra.serve._metrics import ServeMetrics
+from flext_infra.serve._metrics import LedgerMetrics, ServeMetrics
 from flext_infra.serve._middleware import BodySizeLimitMiddleware, RequestLogMiddleware
 from flext_infra.serve._models import ErrorBody, Health, Readiness
 from flext_infra.serve._security import (
@@ -108,6 +108,7 @@ def create_app(container: Container, *, project: MeltanoProject | None = None) -
         raise ConfigurationError(problems)
     serve = settings.serve
     metrics = ServeMetrics()
+    metrics.add(LedgerMetrics(container))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,8 @@ and ``flext runs --json`` show the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -32,6 +34,18 @@ def ledger_of(container: Container) -> RunLedger:
         raise ServeError(503, "ledger_unavailable", "the run ledger cannot be opened")
     ledger: RunLedger = found.unwrap()
     return ledger
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Turn a ledger that fails while read (its database down) into a 503, logged."""
+    try:
+        yield
+    except ServeError:
+        raise
+    except Exception as exc:  # the driver's errors vary by dialect; all mean "not now"
+        log.warning("serve.ledger_read_failed", error=f"{type(exc).__name__}: {exc}")
+        raise ServeError(503, "ledger_unavailable", "the run ledger cannot be read") from exc
 
 
 def jobs_view(project: MeltanoProject | None, ledger: RunLedger) -> JobsOut:
@@ -69,7 +83,8 @@ def ledger_router(
     @router.get("/jobs", response_model=JobsOut)
     def jobs() -> JobsOut:
         """The Meltano jobs and schedules, each job with its last run."""
-        return jobs_view(project, ledger_of(container))
+        with reading():
+            return jobs_view(project, ledger_of(container))
 
     @router.get("/runs", response_model=RunPage)
     def runs(
@@ -80,8 +95,9 @@ def ledger_router(
     ) -> RunPage:
         """Runs, newest first, filtered by job and status, a page at a time."""
         # One more than asked tells whether a next page exists.
-        found = ledger_of(container).list_runs(job=job, status=status, limit=limit + 1,
-                                               offset=offset)  # fmt: skip
+        with reading():
+            ledger = ledger_of(container)
+            found = ledger.list_runs(job=job, status=status, limit=limit + 1, offset=offset)
         page = found[:limit]
         return RunPage(
             runs=[RunOut.model_validate(r.to_dict()) for r in page],
@@ -97,7 +113,8 @@ def ledger_router(
     )
     def run(run_id: Annotated[str, Path(max_length=200)]) -> RunOut:
         """One run with its streams (``flext runs show RUN_ID --json``)."""
-        found = ledger_of(container).get_run(run_id)
+        with reading():
+            found = ledger_of(container).get_run(run_id)
         if found is None:
             raise ServeError(404, "run_not_found", "no such run in the ledger")
         return RunOut.model_validate(found.to_dict())

@@ -7,6 +7,8 @@ collector read at every scrape.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -17,7 +19,14 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from flext_infra.container import Container
+from flext_infra.metrics import LedgerCollector
+from flext_infra.observability import get_logger
+
+log = get_logger("flext.serve")
 
 
 class ServeMetrics:
@@ -26,7 +35,8 @@ class ServeMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        # No auto-describe: it would collect (query the ledger) at registration.
+        self.registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -55,3 +65,34 @@ class ServeMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of everything registered."""
         return generate_latest(self.registry)
+
+
+class LedgerMetrics(Collector):
+    """The run metrics of the ledger (``LedgerCollector``), read at each scrape.
+
+    A ledger that cannot be read costs its families, not the scrape: the
+    process's own metrics still answer, and ``flext_serve_ledger_up`` says 0.
+    """
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def collect(self) -> Iterator[Metric]:
+        """The ledger's families, then ``flext_serve_ledger_up``."""
+        up = GaugeMetricFamily(
+            "flext_serve_ledger_up", "1 when the run ledger could be read for this scrape."
+        )
+        families: list[Metric] = []
+        readable = False
+        found = self._container.try_resolve("run_ledger")
+        if found.is_failure:
+            log.warning("serve.metrics.ledger_unavailable", error=str(found.error))
+        else:
+            try:
+                families = list(LedgerCollector(found.unwrap()).collect())
+                readable = True
+            except Exception as exc:  # a scrape answers with what it has
+                log.warning("serve.metrics.ledger_failed", error=f"{type(exc).__name__}: {exc}")
+        up.add_metric([], 1.0 if readable else 0.0)
+        yield from families
+        yield up

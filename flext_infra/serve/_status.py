@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from flext_infra.observability import get_logger
 from flext_infra.orchestration import MeltanoProject
 from flext_infra.runs import RunLedger, RunRecord
 from flext_infra.serve._charts import Bar, bar_chart
 from flext_infra.serve._models import Readiness
+
+log = get_logger("flext.serve")
 
 #: Runs shown per stream chart.
 HISTORY = 20
@@ -69,6 +72,7 @@ class PageData:
     jobs: list[JobView] = field(default_factory=list)
     charts: list[StreamChart] = field(default_factory=list)
     project: str | None = None
+    ledger_error: str | None = None
 
 
 def _duration(seconds: float | None) -> str:
@@ -142,8 +146,15 @@ def page_data(
         names = [job.name for job in project.jobs()]
     jobs: list[JobView] = []
     charts: list[StreamChart] = []
+    ledger_error = None if ledger is not None else "the run ledger cannot be opened"
     for name in names:
-        runs = ledger.list_runs(job=name, limit=HISTORY) if ledger is not None else []
+        runs: list[RunRecord] = []
+        if ledger is not None and ledger_error is None:
+            try:
+                runs = ledger.list_runs(job=name, limit=HISTORY)
+            except Exception as exc:  # the page still shows the jobs and the checks
+                log.warning("serve.ledger_read_failed", error=f"{type(exc).__name__}: {exc}")
+                ledger_error = "the run ledger cannot be read; runs are not shown"
         last = run_view(runs[0]) if runs else None
         jobs.append(JobView(name, schedules.get(name, []), last))
         charts.extend(stream_charts(name, runs))
@@ -153,6 +164,7 @@ def page_data(
         jobs=jobs,
         charts=charts,
         project=str(project.root) if project is not None else None,
+        ledger_error=ledger_error,
     )
 
 
@@ -176,6 +188,7 @@ class StatusPage:
             jobs=data.jobs,
             charts=data.charts,
             project=data.project,
+            ledger_error=data.ledger_error,
             history=HISTORY,
             now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         )
