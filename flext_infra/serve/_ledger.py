@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from flext_infra.container import Container
 from flext_infra.observability import get_logger
@@ -67,6 +67,13 @@ def jobs_view(project: MeltanoProject | None, ledger: RunLedger) -> JobsOut:
     return JobsOut(project=str(project.root), jobs=jobs, schedules=schedules)
 
 
+def one_value_per_parameter(request: Request) -> None:
+    """A query parameter given twice is ambiguous (which job?): 422, not a silent pick."""
+    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
+    if repeated:
+        raise ServeError(422, "invalid_request", f"given more than once: {', '.join(repeated)}")
+
+
 def ledger_router(
     container: Container,
     project: MeltanoProject | None,
@@ -76,8 +83,12 @@ def ledger_router(
     """The ledger routes, each behind ``dependencies`` (the rate limit and the token)."""
     router = APIRouter(
         tags=["ledger"],
-        dependencies=dependencies,
-        responses={**responses, 503: {"model": ErrorBody, "description": "No ledger."}},
+        dependencies=[*dependencies, Depends(one_value_per_parameter)],
+        responses={
+            **responses,
+            422: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "No ledger."},
+        },
     )
 
     @router.get("/jobs", response_model=JobsOut)

@@ -45,6 +45,18 @@ class Server:
                 lines.append(json.loads(line))
         return lines
 
+    def wait_log(self, event: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
+        """The first log line of ``event`` with ``fields``, waiting for it (a request's line
+        is written after its response has gone out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.logs():
+                if line.get("event") == event and all(line.get(k) == v for k, v in fields.items()):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {event} {fields} in the log:\n{self.raw_log()[-3000:]}")
+            time.sleep(0.05)
+
     def raw_log(self) -> str:
         """stderr as written."""
         return self.log_path.read_text(errors="replace")

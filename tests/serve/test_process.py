@@ -39,13 +39,12 @@ def test_each_request_is_logged_once_with_its_request_id_in_and_out(serve: Start
     made = server.get("/health")
     assert echoed.headers["X-Request-ID"] == given
     assert made.headers["X-Request-ID"] and made.headers["X-Request-ID"] != given
+    line = server.wait_log("serve.request", request_id=given)
+    server.wait_log("serve.request", request_id=made.headers["X-Request-ID"])
     lines = [e for e in server.logs() if e["event"] == "serve.request"]
-    mine = [e for e in lines if e["request_id"] == given]
-    assert len(mine) == 1
-    line = mine[0]
+    assert len([e for e in lines if e["request_id"] == given]) == 1
     assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
     assert line["duration_ms"] >= 0 and line["client"].startswith("127.0.0.1:")
-    assert [e for e in lines if e["request_id"] == made.headers["X-Request-ID"]]
 
 
 def test_an_unsafe_request_id_is_replaced(serve: StartServe) -> None:
