@@ -505,22 +505,51 @@ class Table:
             made = {**made, **self.patches[rid]}
         return made
 
+    def retime(self, ids: Iterable[int], mod_us: int) -> list[int]:
+        """Give records a new revision and exactly ``mod_us`` as ``mod_ts``; return their ids.
+
+        For tests that need records on a given instant (several at once make
+        ties), which ``modify`` never produces; ``mod_ts`` may move backwards here.
+        """
+        with self.lock:
+            chosen = sorted(set(ids))
+            bad = [i for i in chosen if not 1 <= i <= self.count]
+            if bad:
+                raise KeyError(f"{self.spec.name}: no record with id {bad[0]}")
+            for rid in chosen:
+                self.rev[rid] += 1
+                self.mod_us[rid] = mod_us
+            mod = self.mod_us
+            self.by_mod = array("q", sorted(self.by_mod, key=lambda i: (mod[i], i)))
+            self.by_mod_key = array("q", [mod[i] for i in self.by_mod])
+            self.version += 1
+            return chosen
+
     # ------------------------------------------------------------------ views
     def sort_key(self, ordering: str) -> Callable[[int], Any]:
-        """The key that sorts ids in ``ordering`` (``id``, ``-id``, ``mod_ts``, ``-mod_ts``, …).
+        """The key that sorts ids in ``ordering`` (``id``, ``-id``, ``mod_ts``, ``mod_ts,id``, …).
 
-        Ties on time are broken by id, so every key is unique (keyset cursors need that).
+        Several comma-separated fields sort by the first, then the next on
+        ties. Ties left over are broken by id, so every key is unique (keyset
+        cursors need that).
         """
+        parts = [p.strip() for p in ordering.split(",") if p.strip()]
+        if len(parts) > 1:
+            keys = [self._field_key(p) for p in parts]
+            return lambda i: (*(k(i) for k in keys), i)
+        return self._field_key(ordering, tiebreak=True)
+
+    def _field_key(self, ordering: str, *, tiebreak: bool = False) -> Callable[[int], Any]:
         desc = ordering.startswith("-")
         name = ordering.lstrip("-")
-        if name == "id":
+        if name == "id" or name in _CREATE_FIELDS:
+            # create time grows with id, so it sorts like the id.
             return (lambda i: -i) if desc else (lambda i: i)
         if name in _TIME_FIELDS:
             mod = self.mod_us
+            if not tiebreak:
+                return (lambda i: -mod[i]) if desc else (lambda i: mod[i])
             return (lambda i: (-mod[i], -i)) if desc else (lambda i: (mod[i], i))
-        if name in _CREATE_FIELDS:
-            # create time grows with id, so it sorts like the id.
-            return (lambda i: -i) if desc else (lambda i: i)
         raise ValueError(f"unsupported ordering {ordering!r}")
 
     def view(self, filters: Sequence[tuple[str, str, int | str]], ordering: str) -> Sequence[int]:
@@ -531,8 +560,9 @@ class Table:
         (a foreign key's ``code``, op ``"code"``).
         """
         with self.lock:
-            name = ordering.lstrip("-")
-            desc = ordering.startswith("-")
+            first, _, rest = ordering.partition(",")
+            name = first.strip().lstrip("-")
+            desc = first.strip().startswith("-")
             id_lo, id_hi = 1, self.count
             time_filters = []
             code_filters: list[tuple[Callable[[int], str], Any]] = []
@@ -570,6 +600,9 @@ class Table:
                 ids = [i for i in ids if all(code(i) == want for code, want in code_filters)]
             if desc:
                 ids = ids[::-1]
+            if rest.strip() and rest.strip() not in ("id", "create_ts", "created_at"):
+                # Ties ordered otherwise than by id: sort by the whole key.
+                ids = sorted(ids, key=self.sort_key(ordering))
             return ids
 
 

@@ -6,6 +6,7 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
@@ -35,6 +36,16 @@ class Faults:
         server_rate_limit: ``(limit, window_s)``: a fixed-window limit that answers
             429 past ``limit`` requests per window and always sends the
             ``X-RateLimit-*`` and IETF ``RateLimit``/``RateLimit-Policy`` headers.
+        client_rate_limit: ``(rate_per_s, burst)``: a token bucket per client
+            (its credential, else its address). A request finding the bucket
+            empty gets 429 with ``Retry-After`` (whole seconds until a token);
+            every answer carries ``X-RateLimit-Limit`` (the rate per second),
+            ``X-RateLimit-Remaining`` (whole tokens left), ``X-RateLimit-Reset``
+            (seconds until Remaining grows by one) and ``RateLimit-Policy``.
+        quota: Requests answered before the quota is spent; every later one
+            gets 429 with ``Retry-After: quota_retry_after`` and
+            ``X-RateLimit-Remaining: 0`` (a daily quota that ran out).
+        quota_retry_after: Seconds a spent quota asks the client to wait.
         slow_s: Every affected response is delayed by this many seconds.
         drop_next: The next N responses close the connection halfway through
             the body (``Content-Length`` says more than is sent).
@@ -69,6 +80,9 @@ class Faults:
     retry_after: float = 1.0
     retry_after_form: Literal["seconds", "date"] = "seconds"
     server_rate_limit: tuple[int, float] | None = None
+    client_rate_limit: tuple[float, int] | None = None
+    quota: int | None = None
+    quota_retry_after: float = 3600.0
     slow_s: float = 0.0
     drop_next: int = 0
     truncate_next: int = 0
@@ -113,6 +127,9 @@ class FaultInjector:
         #: Draws for ``error_ratio`` and ``graphql_throttle_ratio``, seeded by ``Faults.seed``.
         self.rng = random.Random(self._faults.seed)
         self._window: tuple[float, int] = (0.0, 0)
+        #: Per client: (tokens, monotonic time of the last refill).
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._quota_used = 0
 
     @property
     def faults(self) -> Faults:
@@ -129,10 +146,12 @@ class FaultInjector:
             self._faults = replace(faults or Faults(), **changes)
             self.rng = random.Random(self._faults.seed)
             self._window = (0.0, 0)
+            self._buckets.clear()
+            self._quota_used = 0
             return self._faults
 
-    def pick(self, path: str) -> Verdict:
-        """The fault (if any) the request for ``path`` gets."""
+    def pick(self, path: str, client: str = "") -> Verdict:
+        """The fault (if any) the request for ``path`` from ``client`` gets."""
         with self.lock:
             f = self._faults
             if f.outage:
@@ -148,7 +167,21 @@ class FaultInjector:
             if f.rate_limit_next > 0:
                 f.rate_limit_next -= 1
                 return Verdict("status:429", {"Retry-After": self._retry_after_value(f)})
+            if f.quota is not None:
+                if self._quota_used >= f.quota:
+                    wait = str(math.ceil(f.quota_retry_after))
+                    return Verdict(
+                        "status:429",
+                        {"Retry-After": wait, "X-RateLimit-Limit": str(f.quota),
+                         "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": wait},
+                    )  # fmt: skip
+                self._quota_used += 1
             rate_headers: dict[str, str] = {}
+            if f.client_rate_limit is not None:
+                limited = self._token_bucket(client, *f.client_rate_limit)
+                if limited.fault is not None:
+                    return limited
+                rate_headers = limited.headers
             if f.server_rate_limit is not None:
                 limited = self._fixed_window(f.server_rate_limit)
                 if limited.fault is not None:
@@ -172,6 +205,28 @@ class FaultInjector:
         if f.retry_after_form == "date":
             return formatdate(time.time() + f.retry_after, usegmt=True)
         return str(math.ceil(f.retry_after))
+
+    def _token_bucket(self, client: str, rate: float, burst: int) -> Verdict:
+        """Take a token from ``client``'s bucket (lock held); a 429 when there is none."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(client, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - last) * rate)
+        limited = tokens < 1.0
+        if not limited:
+            tokens -= 1.0
+        self._buckets[client] = (tokens, now)
+        # Reset: seconds until Remaining grows by one (0 when the bucket is full).
+        until_next = 0.0 if tokens >= burst else (math.floor(tokens) + 1 - tokens) / rate
+        headers = {
+            "X-RateLimit-Limit": f"{rate:g}",
+            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Reset": f"{until_next:.3f}",
+            "RateLimit-Policy": f'"client";q={rate:g};w=1;burst={burst}',
+        }
+        if limited:
+            headers["Retry-After"] = str(math.ceil((1.0 - tokens) / rate))
+            return Verdict("status:429", headers)
+        return Verdict(None, headers)
 
     def _fixed_window(self, limit_window: tuple[int, float]) -> Verdict:
         limit, window = limit_window
@@ -199,7 +254,13 @@ class FaultInjector:
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request the sample API answered (credentials are never kept)."""
+    """One request the sample API answered (credentials are never kept).
+
+    ``received`` is when the request arrived and ``at`` when its answer left
+    (``time.time()``; they differ by the latency and the rendering);
+    ``client`` is a digest of the client's credential (or address), the key
+    of ``Faults.client_rate_limit``.
+    """
 
     method: str
     path: str
@@ -211,6 +272,8 @@ class RequestRecord:
     auth_scheme: str | None = None
     at: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    received: float = 0.0
+    client: str = ""
 
 
 class RequestLog:
@@ -238,6 +301,30 @@ class RequestLog:
     def count(self) -> int:
         """How many requests were answered."""
         return len(self._records)
+
+    def statuses(self) -> Counter[int]:
+        """How many answers went out with each status."""
+        with self._lock:
+            return Counter(r.status for r in self._records)
+
+    @property
+    def rate_limited(self) -> int:
+        """How many 429 answers were sent."""
+        return self.statuses()[429]
+
+    def busiest_window(self, seconds: float = 1.0, *, path_prefix: str = "") -> int:
+        """The most requests that arrived within any ``seconds``-long window.
+
+        Computed from each request's arrival time, so a test can check a
+        client's rate as the server saw it.
+        """
+        times = sorted(r.received for r in self.matching(path_prefix))
+        most, start = 0, 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= seconds:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def matching(self, path_prefix: str = "", method: str | None = None) -> list[RequestRecord]:
         """The requests whose path starts with ``path_prefix`` (and of ``method``, if given)."""

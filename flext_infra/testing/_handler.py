@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import socket
 import sys
 import threading
@@ -48,8 +49,13 @@ class ApiBackend(Protocol):
         """The lifetime of issued OAuth2 tokens."""
         ...
 
-    def pick_fault(self, path: str) -> Verdict:
-        """The fault the request for ``path`` gets."""
+    @property
+    def latency_s(self) -> float:
+        """How long every answer is held back (a remote API's latency)."""
+        ...
+
+    def pick_fault(self, path: str, client: str) -> Verdict:
+        """The fault the request for ``path`` from ``client`` gets."""
         ...
 
     def authorized(self, headers: Message, query: Mapping[str, str]) -> bool:
@@ -113,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
     """Routes requests to the :class:`SampleApi` it was made for."""
 
     api: ApiBackend
-    _pending: tuple[str, str, str, str | None] = ("", "", "", None)
+    _pending: tuple[str, str, str, str | None, float, str] = ("", "", "", None, 0.0, "")
     protocol_version = "HTTP/1.1"
     server_version = "FlextSampleApi/1.0"
     sys_version = ""
@@ -144,8 +150,22 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def _client(self) -> str:
+        """Who is asking, for the per-client rate limit: a digest of the credential, or the address.
+
+        Only a digest is kept: the request log must never hold a credential.
+        """
+        api = self.api
+        key_name = api.api_key_name
+        credential = self.headers.get("Authorization") or (
+            self.headers.get(key_name) if key_name else None
+        )
+        who = credential or f"addr:{self.client_address[0]}"
+        return hashlib.blake2b(who.encode(), digest_size=6).hexdigest()
+
     def _handle(self, method: str) -> None:
         api = self.api
+        received = time.time()
         split = urlsplit(self.path)
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -153,9 +173,15 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             body = self.rfile.read(length)
-        verdict = api.pick_fault(path)
+        client = self._client()
+        verdict = api.pick_fault(path, client)
         fault = verdict.fault
-        self._pending = (method, path, split.query, fault)
+        self._pending = (method, path, split.query, fault, received, client)
+        latency = api.latency_s
+        if latency > 0:
+            # Held back after the decision, as a remote server's answer is: the
+            # rate limit counts a request when it arrives.
+            time.sleep(latency)
         try:
             if fault is not None and fault.startswith("status:"):
                 status = int(fault.split(":", 1)[1])
@@ -180,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._send_broken(ENCODER.encode(answer.payload), fault)
                     return
                 if answer.fault is not None:
-                    self._pending = (method, path, split.query, answer.fault)
+                    self._pending = (method, path, split.query, answer.fault, received, client)
                 self._send_json(answer.status, answer.payload, answer.headers)
                 return
             if method in ("POST", "PUT", "DELETE"):
@@ -206,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_response(self, code: int, message: str | None = None) -> None:
         """Log the request before its answer leaves, so a test never sees a stale log."""
-        method, path, query, fault = self._pending
+        method, path, query, fault, received, client = self._pending
         self.api.requests.append(
             RequestRecord(
                 method=method,
@@ -218,6 +244,8 @@ class Handler(BaseHTTPRequestHandler):
                 if_modified_since=self.headers.get("If-Modified-Since"),
                 auth_scheme=(self.headers.get("Authorization") or " ").split(" ", 1)[0] or None,
                 at=time.time(),
+                received=received,
+                client=client,
                 headers={
                     k.lower(): v
                     for k, v in self.headers.items()

@@ -149,7 +149,8 @@ def parse_query(
             raise ApiError(400, f"{key}: cannot parse {raw!r}") from None
         filters.append((field, op, value))
     ordering = query.get("ordering") or "id"
-    if ordering.lstrip("-") not in names:
+    # Several fields, comma-separated (LGF: ``ordering=mod_ts,id``): later ones break ties.
+    if any(part.strip().lstrip("-") not in names for part in ordering.split(",")):
         raise ApiError(400, f"unsupported ordering {ordering!r}")
     fields: tuple[str, ...] | None = None
     if query.get("fields"):

@@ -28,6 +28,7 @@ from flext_infra.testing._data import (
     GENERIC_ENTITY,
     RecordContext,
     Table,
+    parse_ts,
 )
 from flext_infra.testing._faults import FaultInjector, Faults, RequestLog, Verdict
 from flext_infra.testing._graphql import GraphqlEndpoint
@@ -76,6 +77,9 @@ class SampleApi:
             client reads the current one.
         tls: Serve HTTPS with this server-side context (``base_url`` then says
             ``https``); the tests use a self-signed certificate.
+        latency_ms: Every answer is held back this long, as a remote API's
+            are; requests are served concurrently (a thread per connection),
+            so many clients' waits overlap as they would on a real server.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class SampleApi:
         cache_max_bytes: int = 256 * 1024 * 1024,
         read_ahead: bool = True,
         tls: ssl.SSLContext | None = None,
+        latency_ms: float = 0.0,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sample API only listens on loopback")
@@ -139,6 +144,8 @@ class SampleApi:
         self._thread: threading.Thread | None = None
         self.tokens_issued = 0
         self._ctx: RecordContext | None = None
+        #: Seconds every answer is held back (see ``latency_ms``); may be changed while serving.
+        self.latency_s = latency_ms / 1000.0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SampleApi:
@@ -244,6 +251,14 @@ class SampleApi:
         """Serve ``values`` in records ``ids`` from now on (bad records, say); returns the ids."""
         return self._table(entity).patch(ids, values)
 
+    def set_mod_ts(self, entity: str, ids: Sequence[int], mod_ts: str) -> list[int]:
+        """Put records exactly at ``mod_ts`` (ISO 8601), with a new revision; returns their ids.
+
+        Several ids make a tie. Unlike :meth:`modify_records`, ``mod_ts`` may
+        move backwards: for tests of boundaries, not for incremental runs.
+        """
+        return self._table(entity).retime(ids, parse_ts(mod_ts))
+
     def record(self, entity: str, record_id: int) -> dict[str, Any]:
         """One record as the API serves it now."""
         table = self._table(entity)
@@ -287,9 +302,9 @@ class SampleApi:
         """The fault settings in force (counters show what is left)."""
         return self._injector.faults
 
-    def pick_fault(self, path: str) -> Verdict:
-        """The fault (if any) the request for ``path`` gets (see :class:`Faults`)."""
-        return self._injector.pick(path)
+    def pick_fault(self, path: str, client: str = "") -> Verdict:
+        """The fault (if any) the request for ``path`` from ``client`` gets (:class:`Faults`)."""
+        return self._injector.pick(path, client)
 
     def revoke_tokens(self) -> None:
         """Invalidate every OAuth2 token issued so far (the next use gets a 401)."""

@@ -31,6 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slow", type=float, default=0.0, help="seconds added to each answer")
     parser.add_argument("--outage", action="store_true", help="answer 503 to everything")
     parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="hold every answer back (a remote API)"
+    )
+    parser.add_argument(
+        "--client-rate-limit",
+        default=None,
+        metavar="RATE[:BURST]",
+        help="token bucket per client: requests per second (burst defaults to RATE); 429 past it",
+    )
+    parser.add_argument(
+        "--quota", type=int, default=None, help="requests answered before a long 429 (quota spent)"
+    )
+    parser.add_argument(
         "--oauth-client",
         action="append",
         default=[],
@@ -47,12 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rate(value: str | None) -> tuple[float, int] | None:
+    """``RATE[:BURST]`` as ``(rate, burst)``; the burst defaults to the rate (at least 1)."""
+    if value is None:
+        return None
+    rate_text, _, burst_text = value.partition(":")
+    rate = float(rate_text)
+    burst = int(burst_text) if burst_text else max(1, round(rate))
+    if rate <= 0 or burst < 1:
+        raise ValueError("RATE must be > 0 and BURST >= 1")
+    return rate, burst
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; returns the exit code."""
     args = build_parser().parse_args(argv)
     configure_logging(level="INFO")
     log = get_logger("flext.sample_api")
-    faults = Faults(error_ratio=args.error_ratio, slow_s=args.slow, outage=args.outage)
+    try:
+        client_limit = _rate(args.client_rate_limit)
+    except ValueError as exc:
+        print(f"error: --client-rate-limit: {exc}", file=sys.stderr)
+        return 2
+    faults = Faults(
+        error_ratio=args.error_ratio,
+        slow_s=args.slow,
+        outage=args.outage,
+        client_rate_limit=client_limit,
+        quota=args.quota,
+    )
     clients = dict(c.partition(":")[::2] for c in args.oauth_client)
     try:
         api = SampleApi(
@@ -64,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             oauth_clients=clients or None,
             faults=faults,
             cache_max_bytes=args.cache_mb * 1024 * 1024,
+            latency_ms=args.latency_ms,
         )
         api.start()
     except (ValueError, OSError) as exc:
