@@ -19,13 +19,15 @@ from flext_infra.http._errors import (
     CircuitOpenError,
     FatalHTTPError,
     HttpError,
+    QuotaExhaustedError,
+    RequestCancelledError,
     RetriableHTTPError,
     TotalTimeoutError,
 )
 from flext_infra.http._guard import is_loopback
 from flext_infra.http._httpx import MockTransport, Request, Response
 from flext_infra.http._observe import mask_url
-from flext_infra.http._ratelimit import RateLimiter, parse_retry_after
+from flext_infra.http._ratelimit import RateGovernor, RateLimiter, parse_retry_after
 from flext_infra.http._retry import RetryAdvice, RetryCheck
 
 __all__ = [
@@ -43,8 +45,11 @@ __all__ = [
     "HttpError",
     "MockTransport",
     "OAuth2ClientCredentials",
+    "QuotaExhaustedError",
+    "RateGovernor",
     "RateLimiter",
     "Request",
+    "RequestCancelledError",
     "Response",
     "RetriableHTTPError",
     "RetryAdvice",

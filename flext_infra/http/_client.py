@@ -13,6 +13,7 @@ From outside in::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,12 @@ from flext_infra.http._breaker import CircuitBreakerTransport
 from flext_infra.http._budget import TotalBudgetTransport
 from flext_infra.http._cache import CacheLayer, credentials_fingerprint
 from flext_infra.http._config import HttpClientConfig
-from flext_infra.http._errors import FatalHTTPError, HttpError, RetriableHTTPError
+from flext_infra.http._errors import (
+    FatalHTTPError,
+    HttpError,
+    RequestCancelledError,
+    RetriableHTTPError,
+)
 from flext_infra.http._guard import LoopbackGuardTransport
 from flext_infra.http._httpx import (
     BaseTransport,
@@ -39,18 +45,20 @@ from flext_infra.http._network import NetworkTransport
 from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
+    CANCEL,
     DEADLINE,
     IDEMPOTENT,
     MAX_RETRIES,
     NO_CACHE,
     RETRY_CHECK,
+    Cancelled,
     HttpMetrics,
     Waits,
     host_of,
     log,
     mask_url,
 )
-from flext_infra.http._ratelimit import RateLimiter, RateLimitTransport
+from flext_infra.http._ratelimit import RateGovernor, RateLimiter, RateLimitTransport
 from flext_infra.http._retry import RetryCheck, RetryTransport
 from flext_infra.redis import cache_namespace
 
@@ -65,9 +73,17 @@ class FlextHttpClient:
         config: The resolved configuration.
         transport: The innermost transport (default: :class:`NetworkTransport`).
             Tests may pass ``httpx.MockTransport`` for unit cases.
+        governor: The rate governor (default: a :class:`RateLimiter` from
+            ``config``); a shared one paces several clients or processes together.
     """
 
-    def __init__(self, config: HttpClientConfig, *, transport: BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: HttpClientConfig,
+        *,
+        transport: BaseTransport | None = None,
+        governor: RateGovernor | None = None,
+    ) -> None:
         self.config = config
         self._metrics = HttpMetrics()
         self._waits = Waits(config.zero_waits)
@@ -122,12 +138,14 @@ class FlextHttpClient:
             secret_params=self._secret_params,
         )
         stack = TotalBudgetTransport(stack, config.total_timeout, self._waits)
-        self.rate_limiter = RateLimiter(
+        #: Paces every request of this client, per host, across threads.
+        self.rate_limiter: RateGovernor = governor or RateLimiter(
             config.rate_limit_per_second,
             config.rate_limit_burst,
             self._waits,
             self._metrics,
             cap=config.retry_after_cap,
+            max_quota_wait_s=config.max_quota_wait_s,
         )
         stack = RateLimitTransport(stack, self.rate_limiter)
         if config.loopback_only:
@@ -163,6 +181,7 @@ class FlextHttpClient:
         idempotent: bool = False,
         retry_check: RetryCheck | None = None,
         max_retries: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> Response:
         """Send one logical request through the stack and return the ``httpx.Response``.
 
@@ -186,6 +205,12 @@ class FlextHttpClient:
         it runs only for requests that may be retried. ``max_retries`` replaces
         the configured retries for this request (``0``: one attempt, as a
         readiness probe wants).
+
+        ``cancel``: once the event is set, the request sends no further
+        attempt and stops waiting (rate limit, backoff) at once, raising
+        :class:`~flext_infra.http.RequestCancelledError`. An attempt already on
+        the wire runs to its own timeout; a caller that must stop sooner
+        abandons it (and closes the client).
         """
         if self._closed:
             raise RuntimeError("the HTTP client is closed")
@@ -201,6 +226,8 @@ class FlextHttpClient:
                 extensions[RETRY_CHECK] = retry_check
             if max_retries is not None:
                 extensions[MAX_RETRIES] = max_retries
+            if cancel is not None:
+                extensions[CANCEL] = cancel
             request = self._client.build_request(
                 method,
                 url,
@@ -221,8 +248,14 @@ class FlextHttpClient:
         started = time.perf_counter()
         try:
             response = self._client.send(request)
-        except HttpError:
+        except HttpError as exc:
+            if not exc.url.startswith(("http://", "https://")):
+                exc.url = safe_url  # raised by a layer that knew only the path
             raise
+        except Cancelled as exc:
+            raise RequestCancelledError(
+                "request cancelled", method=method, url=safe_url, reason="cancelled"
+            ) from exc
         except TransportError as exc:
             raise RetriableHTTPError(
                 f"{type(exc).__name__}: {exc}",

@@ -44,6 +44,10 @@ class HttpClientConfig:
         backoff_initial: First backoff wait in seconds; doubles per retry.
         backoff_max: Longest backoff wait.
         retry_after_cap: Longest wait a server's ``Retry-After`` can ask for.
+        max_quota_wait_s: A server hint asking for a longer wait (``Retry-After``,
+            ``X-RateLimit-Reset`` with nothing remaining) means the quota is spent:
+            requests to the host raise ``QuotaExhaustedError`` instead of
+            waiting (``None``: every hint is waited, capped at ``retry_after_cap``).
         retry_methods: Methods that are retried (idempotent ones by default).
         retry_statuses: Statuses that are retried.
         rate_limit_per_second: Token-bucket rate per host (``None``: no local limit;
@@ -84,6 +88,7 @@ class HttpClientConfig:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     retry_after_cap: float = 120.0
+    max_quota_wait_s: float | None = None
     retry_methods: frozenset[str] = IDEMPOTENT_METHODS
     retry_statuses: frozenset[int] = RETRY_STATUSES
     rate_limit_per_second: float | None = None
@@ -116,6 +121,8 @@ class HttpClientConfig:
                 problems.append(f"{name}: must be > 0")
         if self.total_timeout is not None and self.total_timeout <= 0:
             problems.append("total_timeout: must be > 0 or None")
+        if self.max_quota_wait_s is not None and self.max_quota_wait_s < 0:
+            problems.append("max_quota_wait_s: must be >= 0 or None")
         if self.max_retries < 0:
             problems.append("max_retries: must be >= 0")
         if self.backoff_initial < 0 or self.retry_after_cap < 0 or self.breaker_break_s < 0:

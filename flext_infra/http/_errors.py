@@ -2,7 +2,9 @@
 
 The tap maps :class:`RetriableHTTPError` onto the Singer SDK's
 ``RetriableAPIError`` and :class:`FatalHTTPError` onto ``FatalAPIError``.
-A :class:`CircuitOpenError` is retriable later, at ``retry_at``.
+A :class:`CircuitOpenError` is retriable later, at ``retry_at``; a
+:class:`QuotaExhaustedError` much later, at ``resume_at``. A
+:class:`RequestCancelledError` was stopped by its caller.
 """
 
 from __future__ import annotations
@@ -87,3 +89,47 @@ class CircuitOpenError(RetriableHTTPError):
         self.host = host
         self.retry_at = retry_at
         self.retry_in_s = retry_in_s
+
+
+class QuotaExhaustedError(RetriableHTTPError):
+    """The server's quota for a host is spent for longer than ``max_quota_wait_s``.
+
+    Raised instead of waiting, by the request that learnt it and by every
+    later request to the host (nothing more is sent until ``resume_at``).
+
+    Attributes:
+        host: The host whose quota is spent.
+        resume_at: When (UTC) the server said requests are accepted again.
+        retry_in_s: Seconds until then, at the time of the error.
+        source: The hint that said so (``retry-after``, ``x-ratelimit``, ``ratelimit``).
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        host: str,
+        resume_at: datetime,
+        retry_in_s: float,
+        source: str,
+        status: int | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            f"quota exhausted for {host}; resume after {resume_at.isoformat(timespec='seconds')} "
+            f"(in {retry_in_s:.0f}s, from {source})",
+            method=method,
+            url=url,
+            status=status,
+            attempts=attempts,
+            reason="quota_exhausted",
+        )
+        self.host = host
+        self.resume_at = resume_at
+        self.retry_in_s = retry_in_s
+        self.source = source
+
+
+class RequestCancelledError(HttpError):
+    """The caller cancelled the request (its ``cancel`` event was set) before it finished."""

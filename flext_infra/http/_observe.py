@@ -33,6 +33,8 @@ RETRY_CHECK = "flext.retry_check"
 #: This request's retries instead of the client's ``max_retries`` (a readiness
 #: probe sends exactly one request: ``0``).
 MAX_RETRIES = "flext.max_retries"
+#: A ``threading.Event``: once set, the request sends nothing more and stops waiting.
+CANCEL = "flext.cancel"
 
 #: Query parameters whose value is always masked in logged URLs.
 SECRET_PARAMS = frozenset(
@@ -59,15 +61,28 @@ class Waits:
         """Monotonic seconds, plus every wait skipped so far."""
         return time.monotonic() + self._skipped
 
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (under ``zero_waits``, move the clock instead)."""
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        """Wait ``seconds`` (under ``zero_waits``, move the clock instead).
+
+        Raises:
+            Cancelled: ``cancel`` was set before or while waiting.
+        """
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         if seconds <= 0:
             return
         if self.zero_waits:
             with self._lock:
                 self._skipped += seconds
-        else:
+        elif cancel is None:
             time.sleep(seconds)
+        elif cancel.wait(seconds):
+            raise Cancelled
+
+
+class Cancelled(Exception):
+    """A wait ended because the request's cancel event was set (the client raises
+    ``RequestCancelledError`` for it)."""
 
 
 def host_of(request: Request | URL | str) -> str:
@@ -121,6 +136,7 @@ _COUNTERS = (
     "cache_stores",
     "rate_limit_waits",
     "server_hints",
+    "quota_exhausted",
     "bytes_received",
 )
 _SUMS = ("retry_wait_s", "rate_limit_wait_s")

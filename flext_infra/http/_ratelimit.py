@@ -15,6 +15,21 @@ time), the IETF ``RateLimit: "p";r=0;t=N`` (and the older drafts'
 This layer is outermost, so a logical request waits for its slot before its
 time budget starts. Retries re-enter the same bucket through a hook the retry
 layer calls, so a retry storm cannot exceed the rate either.
+
+**One governor per client, shared by every thread.** A tap running many
+workers over one client has them all pace through the same bucket, and a
+429's ``Retry-After`` (or a body-reported limit, :meth:`RateLimiter.hold`)
+blocks the host for all of them, not only for the worker that received it.
+
+**A spent quota is not waited out.** With ``max_quota_wait_s`` set, a hint
+asking for a longer wait marks the host's quota as spent until the time
+given: the request that learnt it and every later one to the host raise
+:class:`~flext_infra.http.QuotaExhaustedError` at once (nothing is sent), so a
+caller can stop cleanly and say when to resume.
+
+:class:`RateGovernor` is the interface the transports use; a shared
+implementation (one bucket for many processes, in Redis) can stand in for
+:class:`RateLimiter` behind it.
 """
 
 from __future__ import annotations
@@ -23,10 +38,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
+from flext_infra.http._errors import QuotaExhaustedError
 from flext_infra.http._httpx import BaseTransport, Request, Response
-from flext_infra.http._observe import LIMITER, HttpMetrics, Waits, host_of, log
+from flext_infra.http._observe import CANCEL, LIMITER, HttpMetrics, Waits, host_of, log
 
 _PARAM = re.compile(r"\b([rtqw]|remaining|reset)=(\d+(?:\.\d+)?)")
 
@@ -51,20 +69,61 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class RateGovernor(Protocol):
+    """Per-host pacing for every request of a client. Implementations are thread-safe.
+
+    The transports call :meth:`acquire` before each attempt, :meth:`observe`
+    after each response, :meth:`check` before sleeping for a retry, and
+    :meth:`hold` for a limit reported in a body.
+    """
+
+    def acquire(
+        self,
+        host: str,
+        *,
+        method: str = "GET",
+        url: str = "",
+        cancel: threading.Event | None = None,
+    ) -> float:
+        """Wait for ``host``'s next slot; returns the seconds waited.
+
+        Raises:
+            QuotaExhaustedError: the host's quota is spent (nothing may be sent).
+            Cancelled: ``cancel`` was set while waiting.
+        """
+        ...
+
+    def observe(self, host: str, response: Response) -> None:
+        """Learn from a response's rate-limit headers (pause the host, adopt its rate)."""
+        ...
+
+    def hold(self, host: str, seconds: float, source: str) -> None:
+        """Pause every request to ``host`` until ``seconds`` from now."""
+        ...
+
+    def check(self, host: str, *, method: str = "GET", url: str = "") -> None:
+        """Raise :class:`QuotaExhaustedError` if ``host``'s quota is spent."""
+        ...
+
+
 @dataclass
 class _HostState:
     tat: float = 0.0  # theoretical arrival time of the next request
     blocked_until: float = 0.0
     server_rate: float | None = None
+    quota_until: float = 0.0  # a spent quota: no request before this (waits clock)
+    quota_source: str = ""
 
 
 class RateLimiter:
-    """Per-host pacing shared by every request of one client.
+    """Per-host pacing shared by every request (and every thread) of one client.
 
     Args:
         rate: Requests per second per host, or ``None`` for no local limit.
         burst: Requests allowed back to back before pacing starts.
         cap: Longest block a server hint may impose (seconds).
+        max_quota_wait_s: A hint asking for a longer wait means the quota is
+            spent (see the module docstring); ``None`` caps every hint at ``cap``.
     """
 
     def __init__(
@@ -74,10 +133,12 @@ class RateLimiter:
         waits: Waits,
         metrics: HttpMetrics,
         cap: float = 120.0,
+        max_quota_wait_s: float | None = None,
     ) -> None:
         self.rate = rate
         self.burst = burst
         self.cap = cap
+        self.max_quota_wait_s = max_quota_wait_s
         self._waits = waits
         self._metrics = metrics
         self._hosts: dict[str, _HostState] = {}
@@ -104,16 +165,44 @@ class RateLimiter:
             state.tat = max(tat, start) + interval
             return start - now
 
-    def acquire(self, host: str, url: str = "") -> float:
-        """Wait for ``host``'s next slot; returns the seconds waited (or skipped)."""
+    def acquire(
+        self,
+        host: str,
+        *,
+        method: str = "GET",
+        url: str = "",
+        cancel: threading.Event | None = None,
+    ) -> float:
+        """Wait for ``host``'s next slot; returns the seconds waited (or skipped).
+
+        Raises:
+            QuotaExhaustedError: the host's quota is spent.
+            Cancelled: ``cancel`` was set while waiting.
+        """
+        self.check(host, method=method, url=url)
         wait = self.reserve(host)
         if wait > 0:
             self._metrics.incr(host, "rate_limit_waits")
             self._metrics.add(host, "rate_limit_wait_s", wait)
             # Debug: with a configured rate this fires on most requests.
             log.debug("http.rate_limit.wait", host=host, wait_s=round(wait, 3), url=url)
-            self._waits.sleep(wait)
+            self._waits.sleep(wait, cancel)
         return wait
+
+    def check(self, host: str, *, method: str = "GET", url: str = "") -> None:
+        """Raise :class:`QuotaExhaustedError` while ``host``'s quota is spent."""
+        with self._lock:
+            state = self._hosts.get(host)
+            if state is None:
+                return
+            left = state.quota_until - self._waits.now()
+            source = state.quota_source
+        if left > 0:
+            resume_at = datetime.now(UTC) + timedelta(seconds=left)
+            raise QuotaExhaustedError(
+                method=method, url=url, host=host, resume_at=resume_at,
+                retry_in_s=left, source=source, status=429,
+            )  # fmt: skip
 
     def observe(self, host: str, response: Response) -> None:
         """Learn from a response's rate-limit headers."""
@@ -157,7 +246,26 @@ class RateLimiter:
     def _block(
         self, host: str, state: _HostState, seconds: float, source: str, *, status: int | None
     ) -> None:
-        """Block ``host`` until ``seconds`` from now, unless it is blocked longer (lock held)."""
+        """Block ``host`` until ``seconds`` from now, unless it is blocked longer (lock held).
+
+        Beyond ``max_quota_wait_s`` the host's quota is marked spent instead.
+        """
+        quota_wait = self.max_quota_wait_s
+        if quota_wait is not None and seconds > quota_wait:
+            until = self._waits.now() + seconds
+            if until > state.quota_until:
+                state.quota_until = until
+                state.quota_source = source
+                self._metrics.incr(host, "quota_exhausted")
+                log.warning(
+                    "http.rate_limit.quota_exhausted",
+                    host=host,
+                    source=source,
+                    wait_s=round(seconds, 3),
+                    max_quota_wait_s=quota_wait,
+                    status=status,
+                )
+            return
         block = min(seconds, self.cap)
         until = self._waits.now() + block
         if until > state.blocked_until:
@@ -184,14 +292,19 @@ def _reset_seconds(value: str | None) -> float | None:
 
 
 class RateLimitTransport(BaseTransport):
-    """Waits for the host's slot, then hands the limiter to the layers below."""
+    """Waits for the host's slot, then hands the governor to the layers below."""
 
-    def __init__(self, inner: BaseTransport, limiter: RateLimiter) -> None:
+    def __init__(self, inner: BaseTransport, limiter: RateGovernor) -> None:
         self.inner = inner
         self.limiter = limiter
 
     def handle_request(self, request: Request) -> Response:
-        self.limiter.acquire(host_of(request), url=request.url.path)
+        self.limiter.acquire(
+            host_of(request),
+            method=request.method,
+            url=request.url.path,
+            cancel=request.extensions.get(CANCEL),
+        )
         request.extensions = {**request.extensions, LIMITER: self.limiter}
         return self.inner.handle_request(request)
 

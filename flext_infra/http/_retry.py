@@ -35,6 +35,7 @@ Two per-request opt-ins, set by the caller through ``FlextHttpClient.request``:
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,18 +53,20 @@ from flext_infra.http._httpx import (
 from flext_infra.http._observe import (
     ATTEMPTS,
     BUDGET_EXHAUSTED,
+    CANCEL,
     DEADLINE,
     IDEMPOTENT,
     LIMITER,
     MAX_RETRIES,
     RETRY_CHECK,
+    Cancelled,
     HttpMetrics,
     Waits,
     host_of,
     log,
     mask_url,
 )
-from flext_infra.http._ratelimit import RateLimiter, parse_retry_after
+from flext_infra.http._ratelimit import RateGovernor, parse_retry_after
 
 #: Failures where the request never left this machine: safe to repeat for any method.
 _NOT_SENT = (ConnectError, ConnectTimeout)
@@ -149,14 +152,17 @@ class RetryTransport(BaseTransport):
         method_ok = method in self.retry_methods or bool(request.extensions.get(IDEMPOTENT))
         check: RetryCheck | None = request.extensions.get(RETRY_CHECK) if method_ok else None
         deadline: float | None = request.extensions.get(DEADLINE)
-        limiter: RateLimiter | None = request.extensions.get(LIMITER)
+        limiter: RateGovernor | None = request.extensions.get(LIMITER)
+        cancel: threading.Event | None = request.extensions.get(CANCEL)
         timeouts: dict[str, Any] = dict(request.extensions.get("timeout") or {})
         max_retries: int = request.extensions.get(MAX_RETRIES, self.max_retries)
         attempt = 0
         while True:
             attempt += 1
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
             if attempt > 1 and limiter is not None:
-                limiter.acquire(host, url=request.url.path)
+                limiter.acquire(host, method=method, url=url, cancel=cancel)
             self._clip_timeouts(request, timeouts, deadline, method, url, attempt)
             response: Response | None = None
             error: TransportError | None = None
@@ -220,6 +226,9 @@ class RetryTransport(BaseTransport):
                     if limiter is not None:
                         # Every worker of the host waits, as for a 429's Retry-After.
                         limiter.hold(host, wait, source=reason)
+            if limiter is not None:
+                # A hint too long to wait out (a spent quota) ends the request now.
+                limiter.check(host, method=method, url=url)
             if deadline is not None and self._waits.now() + wait >= deadline:
                 return self._out_of_time(host, method, url, attempt, response, error, wait)
             self._metrics.incr(host, "retries")
@@ -236,7 +245,7 @@ class RetryTransport(BaseTransport):
             )
             if response is not None:
                 response.close()
-            self._waits.sleep(wait)
+            self._waits.sleep(wait, cancel)
 
     def _clip_timeouts(
         self,
