@@ -95,9 +95,7 @@ def test_cancel_stops_a_request_waiting_for_its_slot(
     assert len(api.requests) == 0
 
 
-def test_cancel_stops_the_backoff_between_retries(
-    api: SampleApi, make_client: MakeClient
-) -> None:
+def test_cancel_stops_the_backoff_between_retries(api: SampleApi, make_client: MakeClient) -> None:
     """A request sleeping before its next attempt sends nothing more once cancelled."""
     client = make_client(zero_waits=False, backoff_initial=10.0, backoff_max=10.0, max_retries=3)
     api.set_faults(fail_next=5)
