@@ -273,6 +273,15 @@ class PageDecoder:
             return False
         return True
 
+    def page_key_values(self, page: Page) -> list[Any]:
+        """The replication key's value in each record of ``page`` (``None`` where absent)."""
+        key = self.replication_key
+        if not key:
+            return [None] * len(page.records)
+        if page.form == "decoded":
+            return [r.get(key) if isinstance(r, dict) else None for r in page.records]
+        return self.key_values(page, page.records)
+
     def key_values(self, page: Page, records: list[Any]) -> list[Any]:
         """The replication key's value in each of ``records`` (held as ``page.form`` says).
 

@@ -14,6 +14,7 @@ checks on a final response.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -22,9 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import msgspec
 from singer_sdk.helpers._util import utc_now
 
-from flext_infra.http import FatalHTTPError, FlextHttpClient, HttpError, RetryCheck
+from flext_infra.http import (
+    FatalHTTPError,
+    FlextHttpClient,
+    HttpError,
+    RequestCancelledError,
+    RetryCheck,
+)
 from flext_infra.observability import get_logger
-from tap_flext_api._errors import StreamFatalError, request_error
+from tap_flext_api._errors import StreamFatalError, WorkCancelled, request_error
 from tap_flext_api.pagination import Page, PageRequest, PaginationGuard, Paginator
 
 if TYPE_CHECKING:
@@ -122,11 +129,29 @@ class PageReader:
         """A fresh safety net for one walk."""
         return PaginationGuard(self.source.name, self.max_pages, self.on_max_pages)
 
-    def fetch(self, call: PageCall, *, raw: bool, context: Context | None = None) -> Page | None:
+    def fetch(
+        self,
+        call: PageCall,
+        *,
+        raw: bool,
+        context: Context | None = None,
+        cancel: threading.Event | None = None,
+        partition: str | None = None,
+        key_values: bool = False,
+    ) -> Page | None:
         """One page through the HTTP client; ``None`` when its status is one to skip.
 
+        Args:
+            call: The request.
+            raw: Leave records encoded where the page allows it.
+            context: The stream context (for the SDK's response hooks).
+            cancel: Stops the request's waits and retries once set (a stopped run).
+            partition: Names the partition (a time window) in errors.
+            key_values: Also read the records' replication-key values.
+
         Raises:
-            StreamRetriableError: a transient failure outlived the client's retries.
+            StreamRetriableError: a transient failure outlived the client's retries
+                (:class:`StreamQuotaExhausted` when the API's quota is spent).
             StreamFatalError: a non-retriable status or an undecodable body.
         """
         name = self.source.name
@@ -139,6 +164,7 @@ class PageReader:
                 json=call.json,
                 idempotent=call.idempotent,
                 retry_check=call.retry_check,
+                cancel=cancel,
             )
         except FatalHTTPError as exc:
             if exc.status is not None and exc.status in self.skip_statuses:
@@ -148,10 +174,14 @@ class PageReader:
                     skipped_total=sum(self.skipped.values()),
                 )  # fmt: skip
                 return None
-            raise request_error(name, exc, call.url) from exc
+            raise request_error(name, exc, call.url, partition=partition) from exc
+        except RequestCancelledError as exc:
+            raise WorkCancelled from exc
         except HttpError as exc:
             breaker_open = "open" in self.client.breaker_states().values()
-            raise request_error(name, exc, call.url, breaker_open=breaker_open) from exc
+            raise request_error(
+                name, exc, call.url, breaker_open=breaker_open, partition=partition
+            ) from exc
         # The SDK's hooks on a final response: its duration metric, and
         # validate_response for APIs that report errors inside a 200 body (a
         # RetriableAPIError raised there is not retried again: the client
@@ -166,9 +196,13 @@ class PageReader:
             )  # fmt: skip
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise StreamFatalError(
-                name, final_url, response.status_code, 1, f"response is not JSON ({exc})"
-            ) from exc
-        return self.source.check_page(page, response, context)
+                name, final_url, response.status_code, 1, f"response is not JSON ({exc})",
+                partition=partition,
+            ) from exc  # fmt: skip
+        page = self.source.check_page(page, response, context)
+        if key_values:
+            page.key_values = self.decoder.page_key_values(page)
+        return page
 
     def walk(
         self,

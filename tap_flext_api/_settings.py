@@ -16,11 +16,15 @@ from typing import Any, Literal
 from singer_sdk import typing as th
 
 from tap_flext_api._batch import check_batch_config
+from tap_flext_api._windows import parse_window
 from tap_flext_api.graphql import GRAPHQL_KEYS, GraphqlSpec
 
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 100_000
 DEFAULT_WMS_ENTITIES = ("allocation", "order_hdr", "order_dtl")
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+DEFAULT_MAX_QUOTA_WAIT_S = 300.0
 
 
 def _p(
@@ -51,7 +55,8 @@ PAGINATOR_SCHEMA = th.ObjectType(
     _p("limit_param", th.StringType, "Limit parameter",
        "offset: the limit parameter (GraphQL: the variable)."),
     _p("total_path", th.StringType, "Total records JSONPath",
-       "offset: JSONPath to the record count; without it, stop on an empty page."),
+       "offset: JSONPath to the record count; without it, stop on an empty page. "
+       "page_number: compared between pages read concurrently (a change freezes the bookmark)."),
     _p("stop_on_short_page", th.BooleanType, "Stop on short page",
        "page_number/offset: stop when a page has fewer records than the page size."),
     _p("cursor_path", th.StringType, "Cursor JSONPath", "cursor: JSONPath to the next token."),
@@ -130,6 +135,15 @@ STREAM_SCHEMA = th.ObjectType(
     _p("cost_path", th.StringType, "Cost JSONPath",
        "GraphQL: JSONPath to a cost budget that paces requests (Shopify "
        "$.extensions.cost, or GitHub $.data.rateLimit)."),
+    _p("partition_window", th.StringType, "Partition window",
+       "Incremental streams at max_concurrency > 1: read [bookmark, run start) in windows "
+       "of this length, concurrently (\"1 day\", \"6 hours\", ISO 8601 \"PT6H\"). "
+       "Overrides the tap's partition_window."),
+    _p("window_start_param", th.StringType, "Window start parameter",
+       "The parameter given each window's start (default: replication_filter_param)."),
+    _p("window_end_param", th.StringType, "Window end parameter",
+       "The parameter given each window's end, exclusive (e.g. updated_before); "
+       "windows need it."),
 )  # fmt: skip
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
@@ -183,6 +197,21 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     _p("reject_path", th.StringType, "Reject path",
        "Directory of the reject store (<run_id>.tap-flext-api.jsonl), for GraphQL "
        "on_partial_errors: reject. Default: <FLEXT_DATA_DIR or .flext>/rejects."),
+    # Concurrency
+    _p("max_concurrency", th.IntegerType, "Max concurrency",
+       "Most requests in flight at once for the whole tap, across streams (1 to 64). "
+       "1 reads one page at a time, one stream after another.",
+       default=DEFAULT_MAX_CONCURRENCY),
+    _p("parallel_streams", th.BooleanType, "Parallel streams",
+       "Sync the selected streams at the same time, sharing max_concurrency.", default=True),
+    _p("partition_window", th.StringType, "Partition window",
+       "Incremental streams at max_concurrency > 1: read [bookmark, run start) in windows "
+       "of this length, concurrently (\"1 day\", \"6 hours\", ISO 8601 \"PT6H\"); "
+       "unset reads each stream as one partition."),
+    _p("max_quota_wait_s", th.NumberType, "Max quota wait",
+       "A rate-limit hint asking for a longer wait (Retry-After, X-RateLimit-Reset) means the "
+       "quota is spent: the tap stops cleanly, with STATE for what completed, and exits 75.",
+       default=DEFAULT_MAX_QUOTA_WAIT_S),
     _p("streams", th.ArrayType(STREAM_SCHEMA), "Streams",
        "Stream definitions for the generic profile (see docs/tap.md)."),
     # Oracle WMS profile (upstream keys)
@@ -201,6 +230,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     _p("facility_code", th.StringType, "Facility code", "oracle_wms: facility context."),
     _p("wms_path_prefix", th.StringType, "WMS API prefix",
        "oracle_wms: path of the LGF API under base_url.", default="/wms/lgfapi/v10"),
+    _p("page_mode", th.StringType, "WMS page mode",
+       "oracle_wms: sequenced (default; follows next_page) or paged (page_nbr/page_count: "
+       "after the first page, the others are read concurrently).",
+       allowed_values=["sequenced", "paged"], default="sequenced"),
 ).to_dict()  # fmt: skip
 
 
@@ -236,6 +269,9 @@ class StreamDefinition:
     parent_context: Mapping[str, str] = field(default_factory=dict)
     max_pages: int | None = None
     skip_statuses: frozenset[int] = frozenset()
+    partition_window: str | None = None
+    window_start_param: str | None = None
+    window_end_param: str | None = None
     #: Set by profiles: the schema is exact (from describe), so records need no conformance.
     trusted_schema: bool = False
     protocol: Literal["rest", "graphql"] = "rest"
@@ -296,6 +332,11 @@ class StreamDefinition:
                 paginator=spec.paginator,
                 graphql=spec,
             )
+        if values.get("partition_window"):
+            try:
+                parse_window(values["partition_window"])
+            except ValueError as exc:
+                raise ValueError(f"stream {raw.get('name')!r}: {exc}") from None
         return cls(**values)
 
 
@@ -329,6 +370,10 @@ class TapSettings:
     on_max_pages: Literal["fail", "stop"]
     trust_schema: bool
     reject_path: str | None
+    max_concurrency: int
+    parallel_streams: bool
+    partition_window: str | None
+    max_quota_wait_s: float
     streams: tuple[StreamDefinition, ...]
     entities: tuple[str, ...]
     discover_all_entities: bool
@@ -338,6 +383,7 @@ class TapSettings:
     company_code: str | None
     facility_code: str | None
     wms_path_prefix: str
+    page_mode: Literal["sequenced", "paged"]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path | None = None) -> TapSettings:
@@ -358,6 +404,15 @@ class TapSettings:
         entities = tuple(config.get("entities") or DEFAULT_WMS_ENTITIES)
         discover_all = bool(config.get("discover_all_entities", False)) or entities == ("*",)
         timeout = config.get("request_timeout", config.get("timeout"))
+        concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}")
+        if config.get("partition_window"):
+            parse_window(config["partition_window"])
+        quota_wait = config.get("max_quota_wait_s")
+        quota_wait = DEFAULT_MAX_QUOTA_WAIT_S if quota_wait is None else float(quota_wait)
+        if quota_wait < 0:
+            raise ValueError("max_quota_wait_s must be >= 0")
         return cls(
             profile=config.get("profile") or ("generic" if config.get("streams") else "oracle_wms"),
             base_url=str(base_url).rstrip("/"),
@@ -388,6 +443,10 @@ class TapSettings:
             streams=tuple(
                 StreamDefinition.from_config(s, base_dir) for s in config.get("streams") or ()
             ),
+            max_concurrency=concurrency,
+            parallel_streams=bool(config.get("parallel_streams", True)),
+            partition_window=config.get("partition_window") or None,
+            max_quota_wait_s=quota_wait,
             entities=() if discover_all else entities,
             discover_all_entities=discover_all,
             enable_incremental=bool(config.get("enable_incremental", True)),
@@ -396,6 +455,7 @@ class TapSettings:
             company_code=config.get("company_code"),
             facility_code=config.get("facility_code"),
             wms_path_prefix=_prefix(config.get("wms_path_prefix")),
+            page_mode=config.get("page_mode") or "sequenced",
         )
 
 

@@ -20,10 +20,18 @@ What is replaced, each in its own module:
   deselected, RECORD lines through :class:`~tap_flext_api._writer.FastSingerWriter`.
 
 Incremental filters and bookmark moves are :mod:`tap_flext_api._bookmarks`.
+
+At ``max_concurrency`` above 1 the tap gives each stream its run's
+:class:`~tap_flext_api.concurrency.Concurrency`: the same loops then take
+their pages from feeds the worker pool fills ahead (:meth:`_pages`), children's
+first pages are asked for while the parent's page is written, and an
+incremental stream with a ``partition_window`` is read in time windows at
+once, its bookmark kept by a :class:`~tap_flext_api.concurrency.Watermark`.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from functools import cached_property
@@ -45,6 +53,7 @@ from tap_flext_api._bookmarks import (
     field_value,
     format_replication_value,
     newer_than,
+    parse_timestamp,
 )
 from tap_flext_api._conform import JsonConformer
 from tap_flext_api._decode import DECODER, PageDecoder
@@ -54,14 +63,18 @@ from tap_flext_api._host import StreamHost
 from tap_flext_api._reader import PageCall, PageReader
 from tap_flext_api._settings import StreamDefinition
 from tap_flext_api._template import render
+from tap_flext_api._windows import Window, parse_window, split_windows
 from tap_flext_api._writer import FastSingerWriter
+from tap_flext_api.concurrency._feeds import PageFeed, WindowFeeds
+from tap_flext_api.concurrency._watermark import Watermark
 from tap_flext_api.pagination import Page, PageRequest, Paginator, build_paginator
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BatchConfig
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
     from flext_infra.http import Response
+    from tap_flext_api.concurrency._runtime import Concurrency
 
 __all__ = ["FlextApiStream"]
 
@@ -118,6 +131,12 @@ class FlextApiStream(RESTStream[PageRequest]):
         #: Pages whose records were copied as raw JSON (no decode, no re-encode).
         self.raw_pages = 0
         self._time_extracted: str | None = None
+        #: The concurrent run this stream belongs to (set by the tap); ``None``: serial.
+        self.concurrency: Concurrency | None = None
+        #: The bookmark of a run read in time windows (see :meth:`_window_pages`).
+        self._watermark: Watermark | None = None
+        #: Set when a walk in any order saw its set change: the bookmark stays put.
+        self._bookmark_frozen = False
 
     # ------------------------------------------------------------ SDK hooks
     @property
@@ -127,8 +146,17 @@ class FlextApiStream(RESTStream[PageRequest]):
 
     @property
     def is_sorted(self) -> bool:
-        """True when the API returns records ordered by the replication key."""
-        return self.definition.is_sorted and self.replication_key is not None
+        """True when the API returns records ordered by the replication key.
+
+        False while the stream is read in concurrent time windows: its records
+        then come out window by window, interleaved (the bookmark is kept by the
+        watermark instead).
+        """
+        return (
+            self.definition.is_sorted
+            and self.replication_key is not None
+            and self._watermark is None
+        )
 
     @property
     def records_jsonpath(self) -> str:
@@ -208,22 +236,34 @@ class FlextApiStream(RESTStream[PageRequest]):
         yield from self.page_decoder.extract(DECODER.decode(response.content))
 
     # ------------------------------------------------------------ the page reader's source
-    def page_call(self, context: Context | None, token: PageRequest) -> PageCall:
-        """The request for page ``token``, built by the SDK's request hooks."""
+    def page_call(
+        self, context: Context | None, token: PageRequest, window: Window | None = None
+    ) -> PageCall:
+        """The request for page ``token``, built by the SDK's request hooks.
+
+        A time ``window`` replaces the incremental filter with its two bounds.
+        """
         request = self.get_http_request(
             page=PageContext(stream_context=context, next_page_token=token)
         )
+        body = request.data if request.method == "POST" else None
         if token.url is not None:
             url, params = token.url, None
         else:
             url = request.url
             params = {k: v for k, v in request.params.items() if v is not None}
+        if window is not None and token.url is None:
+            bounds = self._window_bounds(window)
+            if request.method == "POST" and isinstance(body, dict):
+                body = {**body, **bounds}
+            elif params is not None:
+                params.update(bounds)
         return PageCall(
             method=request.method,
             url=url,
             params=params,
             headers=request.headers or None,
-            json=request.data if request.method == "POST" else None,
+            json=body,
         )
 
     def check_response(self, response: Response, context: Context | None) -> None:
@@ -320,8 +360,11 @@ class FlextApiStream(RESTStream[PageRequest]):
         return None if value is None else as_floor(value)
 
     def _advance_bookmark(self, values: list[Any]) -> None:
-        """Move the bookmark with a page's key values (see :func:`advance_bookmark`)."""
-        if self.replication_key:
+        """Move the bookmark with a page's key values (see :func:`advance_bookmark`).
+
+        A stream read in time windows moves it by its watermark instead.
+        """
+        if self.replication_key and self._watermark is None and not self._bookmark_frozen:
             advance_bookmark(
                 values,
                 self.replication_key,
@@ -329,6 +372,129 @@ class FlextApiStream(RESTStream[PageRequest]):
                 check_sorted=self.check_sorted,
                 increment=self._increment_stream_state,
             )
+
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # Windowed runs keep the bookmark by their watermark, page by page.
+        if self._watermark is None and not self._bookmark_frozen:
+            super()._increment_stream_state(latest_record, context=context)
+
+    # ------------------------------------------------------------ time windows
+    @property
+    def window_size(self) -> Any:
+        """The ``partition_window`` length for this stream, or ``None`` (one partition)."""
+        text = self.definition.partition_window or self._settings.partition_window
+        return parse_window(text) if text else None
+
+    def _window_params(self) -> tuple[str, str] | None:
+        definition = self.definition
+        start = definition.window_start_param or definition.replication_filter_param
+        end = definition.window_end_param
+        return (start, end) if start and end else None
+
+    def _window_bounds(self, window: Window) -> dict[str, Any]:
+        params = self._window_params()
+        if params is None:
+            return {}
+        fmt = self.definition.replication_value_format
+        return {
+            params[0]: format_replication_value(window.start.isoformat(), fmt),
+            params[1]: format_replication_value(window.end.isoformat(), fmt),
+        }
+
+    def _plan_windows(self, runtime: Concurrency) -> list[Window] | None:
+        """The run's time windows, or ``None`` to read the stream as one partition.
+
+        Windows need an incremental stream with a timestamp bookmark (or
+        ``start_date``), a ``partition_window``, and parameters for both ends.
+        A stream whose first page announces the others and has no
+        ``partition_window`` is read as one window ending at the run's start:
+        its pages are read in any order, and the upper bound keeps records
+        changed meanwhile out of the walk (they shrink its total, which the
+        feed notices; see :meth:`_feed_pages`).
+        """
+        size = self.window_size
+        rest = self.definition.protocol == "rest"
+        if not rest or not self.replication_key or self._window_params() is None:
+            return None
+        if size is None and not self.get_new_paginator().announces_pages:
+            return None
+        start = parse_timestamp(self._starting_value(None))
+        if start is None:
+            if size is not None:
+                log.info("tap.windows_skipped", stream=self.name, reason="no timestamp bookmark")
+            return None
+        lookback = self.definition.replication_lookback_minutes
+        if lookback:
+            start -= datetime.timedelta(minutes=lookback)
+        if size is None:
+            size = max(runtime.started_at - start, datetime.timedelta(microseconds=1))
+        try:
+            return split_windows(start, runtime.started_at, size)
+        except ValueError as exc:
+            raise StreamFatalError(self.name, self.get_url(None), None, 0, str(exc)) from None
+
+    def _window_pages(
+        self, runtime: Concurrency, windows: list[Window], raw: bool
+    ) -> Iterator[Page]:
+        """Every window's pages, as they arrive; the watermark moves the bookmark."""
+        key = self.replication_key or ""
+        watermark = Watermark(
+            windows, self._starting_value(None), ordered=self.definition.is_sorted
+        )
+        self._watermark = watermark
+        log.info(
+            "tap.windows_planned", stream=self.name, windows=len(windows),
+            first=windows[0].start.isoformat(), end=windows[-1].end.isoformat(),
+        )  # fmt: skip
+
+        def feed(window: Window) -> Any:
+            return runtime.feed(
+                self, None, raw=raw, window=window, key_values=True,
+                partition=window.label(key),
+            )  # fmt: skip
+
+        def progress(window: Window, page: Page | None) -> None:
+            if page is not None:
+                watermark.consumed(window.index, page.key_values or [])
+                self._publish_watermark(watermark)
+                return
+            watermark.finished(window.index)
+            if self._publish_watermark(watermark):
+                # A window's end is a resumable point: say so at once.
+                self._write_state_message()
+
+        pages = WindowFeeds(
+            runtime, feed, windows, active=runtime.max_concurrency, on_progress=progress,
+            on_changed=lambda window: watermark.taint(window.index),
+        )  # fmt: skip
+        for _, page in pages:
+            yield page
+
+    def _feed_pages(self, feed: PageFeed) -> Iterator[Page]:
+        """A feed's pages; a set that moved under a walk in any order freezes the bookmark."""
+        for page in feed:
+            if feed.changed and not self._bookmark_frozen:
+                # What was written before this page is safe; a record may have
+                # slid from here into a page already read, so claim no further.
+                self._bookmark_frozen = True
+                if not self.is_sorted:
+                    # The running maximum is no promise for an unsorted stream.
+                    self.get_context_state(feed.context).pop("progress_markers", None)
+            yield page
+
+    def _publish_watermark(self, watermark: Watermark) -> bool:
+        """Put the watermark in the stream's state for the next STATE; True if it moved."""
+        value = watermark.value
+        key = self.replication_key
+        state = self.get_context_state(None)
+        if value is None or key is None or state.get("replication_key_value") == value:
+            return False
+        state["replication_key"] = key
+        state["replication_key_value"] = value
+        self.state_manager.is_flushed = False
+        return True
 
     # ------------------------------------------------------------ request loop
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -342,27 +508,81 @@ class FlextApiStream(RESTStream[PageRequest]):
         """
         floor = self._client_side_floor(context)
         key = self.replication_key
+        runtime = self.concurrency
+        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
+        prefetch = (
+            runtime is not None
+            and bool(children)
+            and type(self).post_process is FlextApiStream.post_process
+        )
         for page in self._pages(context, raw=False):
+            if prefetch and runtime is not None:
+                self._prefetch_children(runtime, children, page.records, context)
             if floor is None or key is None:
                 yield from page.records
             else:
                 yield from newer_than(page.records, key, floor)
+            if prefetch and runtime is not None:
+                # Children the records did not sync (filtered by a map) give their credits back.
+                runtime.drop_prefetched([c.name for c in children])
+
+    def _prefetch_children(
+        self,
+        runtime: Concurrency,
+        children: list[Any],
+        records: list[dict[str, Any]],
+        context: Context | None,
+    ) -> None:
+        """Ask for the children's first pages while this page's records are written."""
+        for record in records:
+            try:
+                child_context = self.get_child_context(record, dict(context) if context else None)
+            except StreamFatalError:
+                return  # the SDK loop raises it, with the record in order
+            for child in children:
+                if not isinstance(child, FlextApiStream):
+                    continue
+                if child.replication_key:
+                    # What the child's sync writes first; its filter is read from it.
+                    child._write_starting_replication_value(child_context)
+                if not runtime.prefetch(child, child_context):
+                    return  # no read-ahead credit left: the rest are asked for in turn
 
     def sample_pages(self, context: Context | None) -> Generator[Page, None, None]:
         """The stream's pages, decoded, for schema inference (closed by the caller)."""
         yield from self._pages(context, raw=False)
 
     def _pages(self, context: Context | None, *, raw: bool) -> Iterator[Page]:
-        """Every page of the stream for ``context``, with the SDK's request counter."""
+        """Every page of the stream for ``context``, with the SDK's request counter.
+
+        Serial: the page reader's walk. In a concurrent run: a feed the workers
+        fill ahead, or (an incremental stream with a ``partition_window``) its
+        time windows, read at once.
+        """
+        runtime = self.concurrency
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
-            walk = self.page_reader.walk(context, raw=raw, on_request=counter.increment)
+            source: Iterator[Page]
+            windows = self._plan_windows(runtime) if runtime and context is None else None
+            if runtime is None:
+                source = self.page_reader.walk(context, raw=raw, on_request=counter.increment)
+            elif windows:
+                source = self._window_pages(runtime, windows, raw)
+            else:
+                feed = runtime.feed(self, context, raw=raw)
+                source = self._feed_pages(feed)
             pages = 0
-            for page in walk:
-                pages += 1
-                self.pages_read += 1
-                self._time_extracted = page.extracted_at
-                yield page
+            try:
+                for page in source:
+                    pages += 1
+                    self.pages_read += 1
+                    self._time_extracted = page.extracted_at
+                    if runtime is not None:
+                        counter.increment()
+                    yield page
+            finally:
+                self._watermark = None
+                self._bookmark_frozen = False
         log.info(
             "tap.stream_read", stream=self.name, pages=pages,
             skipped=sum(self.skipped.values()), fast_path=self.used_fast_path,

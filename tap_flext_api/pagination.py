@@ -88,6 +88,8 @@ class Page:
         identity: What the loop check compares instead of ``content``, when a
             body carries parts that change on every answer (a GraphQL cost
             extension): ``None`` compares the whole body.
+        key_values: The records' replication-key values, when the reader was
+            asked for them (a stream read in time windows moves its bookmark by them).
     """
 
     url: str
@@ -100,6 +102,7 @@ class Page:
     form: PageForm = "decoded"
     extracted_at: str | None = None
     identity: Any = None
+    key_values: list[Any] | None = None
 
 
 class Paginator(ABC):
@@ -124,6 +127,29 @@ class Paginator(ABC):
             if flag is not None and not _truthy(flag):
                 return None
         return self._next(page, current)
+
+    def known_pages(self, page: Page, current: PageRequest) -> list[PageRequest] | None:
+        """Every request after ``page`` when the first page tells how many there are.
+
+        ``None`` (the default) means the pages must be walked one after the
+        other (cursor, next URL, Link header, no total); a list, possibly
+        empty, may be fetched in any order. Only asked about the first page.
+        """
+        return None
+
+    @property
+    def announces_pages(self) -> bool:
+        """True when the first page can tell every other request (see :meth:`known_pages`)."""
+        return False
+
+    def total_of(self, page: Page) -> Any:
+        """The size of the result set ``page`` reports (records, else pages); ``None`` if none.
+
+        Pages read in any order are compared with the first page's: a total that
+        changed means the set moved under the walk (a record changed or went),
+        and page boundaries may have shifted.
+        """
+        return None
 
     def body_paths(self) -> tuple[str, ...]:
         """The JSONPaths :meth:`next` reads from a page body.
@@ -163,6 +189,8 @@ class PageNumberPaginator(Paginator):
         page_size: The page size to ask for.
         total_pages_path: JSONPath to the number of pages; without it the
             paginator stops on the first empty page.
+        total_path: JSONPath to the number of records, when the API gives it
+            (only compared between pages read concurrently, see :meth:`total_of`).
         stop_on_short_page: Also stop when a page has fewer than ``page_size``
             records (saves the final empty request when the API honours the size).
     """
@@ -177,8 +205,10 @@ class PageNumberPaginator(Paginator):
         total_pages_path: str | None = None,
         stop_on_short_page: bool = False,
         has_more_path: str | None = None,
+        total_path: str | None = None,
     ) -> None:
         super().__init__(has_more_path=has_more_path)
+        self.total_path = total_path
         self.page_param = page_param
         self.start_page = start_page
         self.page_size_param = page_size_param
@@ -187,13 +217,36 @@ class PageNumberPaginator(Paginator):
         self.stop_on_short_page = stop_on_short_page
 
     def body_paths(self) -> tuple[str, ...]:
-        return self._paths(self.total_pages_path)
+        return self._paths(self.total_pages_path, self.total_path)
+
+    @property
+    def announces_pages(self) -> bool:
+        return self.total_pages_path is not None and self.has_more_path is None
+
+    def total_of(self, page: Page) -> Any:
+        path = self.total_path or self.total_pages_path
+        return first_value(path, page.body) if path else None
 
     def first(self) -> PageRequest:
         params: dict[str, Any] = {self.page_param: self.start_page}
         if self.page_size_param and self.page_size:
             params[self.page_size_param] = self.page_size
         return PageRequest(params)
+
+    def known_pages(self, page: Page, current: PageRequest) -> list[PageRequest] | None:
+        """Pages 2..N when ``total_pages_path`` gives N (and no ``has_more_path`` overrides it)."""
+        if self.total_pages_path is None or self.has_more_path is not None:
+            return None
+        total = first_value(self.total_pages_path, page.body)
+        if total is None:
+            return None
+        if not page.records:
+            return []
+        first = int(current.params[self.page_param])
+        return [
+            PageRequest({**current.params, self.page_param: number})
+            for number in range(first + 1, self.start_page + int(total))
+        ]
 
     def _next(self, page: Page, current: PageRequest) -> PageRequest | None:
         if not page.records:
@@ -243,8 +296,37 @@ class OffsetPaginator(Paginator):
     def body_paths(self) -> tuple[str, ...]:
         return self._paths(self.total_path)
 
+    @property
+    def announces_pages(self) -> bool:
+        return self.total_path is not None and self.has_more_path is None
+
+    def total_of(self, page: Page) -> Any:
+        return first_value(self.total_path, page.body) if self.total_path else None
+
     def first(self) -> PageRequest:
         return PageRequest({self.offset_param: 0, self.limit_param: self.limit})
+
+    def known_pages(self, page: Page, current: PageRequest) -> list[PageRequest] | None:
+        """Every further offset when ``total_path`` gives the count.
+
+        Only when the first page was full: an API that caps the page size
+        below ``limit`` must be walked by what it returns, one page at a time.
+        """
+        if self.total_path is None or self.has_more_path is not None:
+            return None
+        total = first_value(self.total_path, page.body)
+        if total is None:
+            return None
+        received = len(page.records)
+        if received == 0:
+            return []
+        if received < self.limit and int(total) > received:
+            return None
+        start = int(current.params[self.offset_param])
+        return [
+            PageRequest({**current.params, self.offset_param: offset})
+            for offset in range(start + received, int(total), self.limit)
+        ]
 
     def _next(self, page: Page, current: PageRequest) -> PageRequest | None:
         if not page.records:
@@ -414,7 +496,7 @@ class PaginationGuard:
             MaxPagesExceededError: the cap was reached with ``on_max_pages="fail"``.
         """
         self.pages += 1
-        seen = page.content if page.identity is None else page.identity
+        seen = _identity(page)
         if page.records and self._previous is not None and seen == self._previous:
             raise PaginationLoopError(
                 self.stream, page.url, "page body identical to the previous page"
@@ -436,6 +518,45 @@ class PaginationGuard:
                 self.stream, page.url, f"max_pages={self.max_pages} reached with pages left"
             )
         return following
+
+    def plan(self, page: Page, known: list[PageRequest]) -> list[PageRequest]:
+        """Check the first page and the requests it announces, read in any order.
+
+        Returns:
+            The requests to make (cut at ``max_pages`` with ``on_max_pages="stop"``).
+
+        Raises:
+            MaxPagesExceededError: more pages than ``max_pages`` with ``on_max_pages="fail"``.
+        """
+        self.pages += 1
+        self._previous = _identity(page)
+        if self.max_pages is not None and self.pages + len(known) > self.max_pages:
+            if self.on_max_pages == "stop":
+                self.capped = True
+                return known[: max(0, self.max_pages - self.pages)]
+            raise MaxPagesExceededError(
+                self.stream, page.url, f"max_pages={self.max_pages} reached with pages left"
+            )
+        return known
+
+    def check_known(self, page: Page) -> None:
+        """Check a page announced by :meth:`plan`: not a copy of the page before it.
+
+        Raises:
+            PaginationLoopError: the body repeats the previous page's.
+        """
+        self.pages += 1
+        seen = _identity(page)
+        if page.records and self._previous is not None and seen == self._previous:
+            raise PaginationLoopError(
+                self.stream, page.url, "page body identical to the previous page"
+            )
+        self._previous = seen
+
+
+def _identity(page: Page) -> Any:
+    """What the loop check compares: the page's ``identity``, else its whole body."""
+    return page.content if page.identity is None else page.identity
 
 
 def _show(request: PageRequest) -> str:
@@ -474,6 +595,7 @@ def build_paginator(options: Mapping[str, Any], page_size: int, stream: str = ""
             total_pages_path=options.get("total_pages_path"),
             stop_on_short_page=bool(options.get("stop_on_short_page", False)),
             has_more_path=has_more,
+            total_path=options.get("total_path"),
         )
     if kind == "offset":
         return OffsetPaginator(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +16,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from flext_infra import ExitCode
 from flext_infra.http import FlextHttpClient, HttpClientConfig, HttpError, create_http_client
 from flext_infra.observability import configure_logging, get_logger, redactor
 from flext_infra.runs import StreamRun
@@ -28,13 +30,14 @@ from flext_infra.runtime import (
 )
 from flext_infra.settings import FlextSettings
 from tap_flext_api._bookmarks import field_value
-from tap_flext_api._errors import StreamFatalError, request_error
+from tap_flext_api._errors import StreamFatalError, StreamQuotaExhausted, request_error
 from tap_flext_api._host import StreamHost
 from tap_flext_api._schema import infer_schema
 from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.auth import build_auth
 from tap_flext_api.client import FlextApiStream
+from tap_flext_api.concurrency import Concurrency, run_streams
 from tap_flext_api.profiles import describe_to_schema, wms_stream_definitions
 from tap_flext_api.streams import (
     ConfiguredGraphqlStream,
@@ -212,6 +215,12 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
                 "rate_limit_burst": settings.rate_limit_burst,
             }
             overrides.update({k: v for k, v in optional.items() if v is not None})
+            # A hint up to max_quota_wait_s is waited out in full; a longer one is
+            # a spent quota (the run stops, see sync_all). Every worker holds a
+            # connection, so the pool has room for all of them.
+            overrides["max_quota_wait_s"] = settings.max_quota_wait_s
+            overrides["retry_after_cap"] = max(infra.api.retry_after_cap, settings.max_quota_wait_s)
+            overrides["max_connections"] = max(20, settings.max_concurrency)
             # The environment's policy (the test profile: no waits, loopback
             # only) is applied there, as for the container's http_client.
             config = HttpClientConfig.for_environment(infra, **overrides)
@@ -376,14 +385,80 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
 
     # ---------------------------------------------------------------- sync
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream, then flush the writer and close the reject store."""
+        """Sync every selected stream, then flush the writer and close the reject store.
+
+        At ``max_concurrency`` 1 this is the SDK's own loop, one stream after
+        another, one page at a time. Above, the streams run concurrently (see
+        :mod:`tap_flext_api.concurrency`).
+
+        Raises:
+            StreamQuotaExhausted: the API's quota is spent: STATE for what
+                completed has been written; the console script exits
+                ``ExitCode.QUOTA_EXHAUSTED`` (75).
+        """
         try:
-            super().sync_all()
+            if self.settings.max_concurrency > 1:
+                self._sync_concurrently()
+            else:
+                super().sync_all()
+        except StreamQuotaExhausted as exc:
+            self._stop_for_quota(exc)
+            raise
         finally:
-            if isinstance(self.message_writer, FastSingerWriter):
-                self.message_writer.flush()
+            self._flush()
             if self._rejects is not None:
                 self._rejects.close()
+
+    def _sync_concurrently(self) -> None:
+        """The SDK's ``sync_all``, with the top-level streams synced by :func:`run_streams`.
+
+        The SDK's preamble and epilogue are kept as its ``Tap.sync_all`` has
+        them (``tests/tap/test_sdk_contract.py`` fails when that changes).
+        """
+        settings = self.settings
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self._state_writer.write_state(self.state)
+        top: list[FlextApiStream] = []
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+            elif not stream.parent_stream_type and isinstance(stream, FlextApiStream):
+                top.append(stream)
+        runtime = Concurrency(settings.max_concurrency)
+        streams = [s for s in self.streams.values() if isinstance(s, FlextApiStream)]
+        for stream in streams:
+            stream.concurrency = runtime
+        log.info(
+            "tap.concurrent_sync", max_concurrency=settings.max_concurrency,
+            parallel_streams=settings.parallel_streams, streams=[s.name for s in top],
+        )  # fmt: skip
+        try:
+            run_streams(runtime, top, parallel=settings.parallel_streams, on_stop=self._flush)
+        finally:
+            for stream in streams:
+                stream.concurrency = None
+            runtime.close()
+        for each in self.streams.values():
+            each.log_sync_costs()
+
+    def _stop_for_quota(self, error: StreamQuotaExhausted) -> None:
+        """Emit STATE for everything completed and say when to resume."""
+        self._flush()
+        self._state_writer.write_state(self.state)
+        self._flush()
+        log.error(
+            "tap.quota_exhausted",
+            stream=error.stream,
+            url=error.url,
+            resume_after=error.resume_at.isoformat(timespec="seconds"),
+            exit_code=int(ExitCode.QUOTA_EXHAUSTED),
+        )
+
+    def _flush(self) -> None:
+        if isinstance(self.message_writer, FastSingerWriter):
+            self.message_writer.flush()
 
 
 def _child_context(
@@ -426,6 +501,16 @@ def main() -> None:
     The runtime builds the container for ``FLEXT_ENVIRONMENT``, binds the run
     context to every log line, raises a ``pipeline_failure`` alert when a sync
     fails (and "resolved" when it next succeeds) and disposes the container.
+    A spent API quota exits ``ExitCode.QUOTA_EXHAUSTED`` (75) after the STATE
+    for what completed, saying when to resume.
     """
     tune_gc_for_cli()
-    run_plugin_cli("tap-flext-api", TapFlextApi)
+    try:
+        run_plugin_cli("tap-flext-api", TapFlextApi)
+    except StreamQuotaExhausted as exc:
+        print(
+            f"tap-flext-api: {exc}. STATE covers what completed; run again after "
+            f"{exc.resume_at.isoformat(timespec='seconds')} to finish.",
+            file=sys.stderr,
+        )
+        raise SystemExit(ExitCode.QUOTA_EXHAUSTED) from exc

@@ -226,6 +226,8 @@ class RetryTransport(BaseTransport):
                     if limiter is not None:
                         # Every worker of the host waits, as for a 429's Retry-After.
                         limiter.hold(host, wait, source=reason)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
             if limiter is not None:
                 # A hint too long to wait out (a spent quota) ends the request now.
                 limiter.check(host, method=method, url=url)

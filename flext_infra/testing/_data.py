@@ -408,8 +408,13 @@ class Table:
     they are stale.
     """
 
-    def __init__(self, spec: EntitySpec, count: int) -> None:
+    def __init__(
+        self, spec: EntitySpec, count: int, *, base_us: int = BASE_US, step_us: int = _SECOND
+    ) -> None:
         self.spec = spec
+        #: The first record's ``mod_ts`` and the gap between records (both in microseconds).
+        self.base_us = base_us
+        self.step_us = step_us
         self.lock = threading.RLock()
         self.version = 0
         self.count = 0
@@ -428,13 +433,13 @@ class Table:
     @property
     def max_mod_us(self) -> int:
         """The newest ``mod_ts`` of the entity (the base time when it is empty)."""
-        return self.by_mod_key[-1] if self.by_mod_key else BASE_US
+        return self.by_mod_key[-1] if self.by_mod_key else self.base_us
 
     def _grow(self, n: int, *, initial: bool = False) -> list[int]:
         start = self.count + 1
         new = list(range(start, start + n))
         if initial:
-            stamps = [BASE_US + i * _SECOND for i in new]
+            stamps = [self.base_us + i * self.step_us for i in new]
         else:
             top = self.max_mod_us
             stamps = [top + (k + 1) * _SECOND for k in range(n)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from email.utils import formatdate
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 #: Paths faults skip unless ``Faults.paths`` names them.
 EXEMPT = ("/health", "/oauth/token")
@@ -46,6 +47,10 @@ class Faults:
             gets 429 with ``Retry-After: quota_retry_after`` and
             ``X-RateLimit-Remaining: 0`` (a daily quota that ran out).
         quota_retry_after: Seconds a spent quota asks the client to wait.
+        fail_matching: Requests whose path and query contain this text answer
+            ``fail_matching_status`` (a fatal error in one partition, say).
+        drop_ratio: A share (0..1) of responses cut off halfway (as ``drop_next``).
+        truncate_ratio: A share (0..1) of responses stopped mid-JSON (as ``truncate_next``).
         slow_s: Every affected response is delayed by this many seconds.
         drop_next: The next N responses close the connection halfway through
             the body (``Content-Length`` says more than is sent).
@@ -83,6 +88,10 @@ class Faults:
     client_rate_limit: tuple[float, int] | None = None
     quota: int | None = None
     quota_retry_after: float = 3600.0
+    fail_matching: str | None = None
+    fail_matching_status: int = 400
+    drop_ratio: float = 0.0
+    truncate_ratio: float = 0.0
     slow_s: float = 0.0
     drop_next: int = 0
     truncate_next: int = 0
@@ -150,8 +159,8 @@ class FaultInjector:
             self._quota_used = 0
             return self._faults
 
-    def pick(self, path: str, client: str = "") -> Verdict:
-        """The fault (if any) the request for ``path`` from ``client`` gets."""
+    def pick(self, path: str, client: str = "", query: str = "") -> Verdict:
+        """The fault (if any) the request for ``path`` (with ``query``) from ``client`` gets."""
         with self.lock:
             f = self._faults
             if f.outage:
@@ -164,6 +173,8 @@ class FaultInjector:
             if f.fail_next > 0:
                 f.fail_next -= 1
                 return Verdict(f"status:{f.fail_status}")
+            if f.fail_matching and f.fail_matching in f"{path}?{unquote_plus(query)}":
+                return Verdict(f"status:{f.fail_matching_status}")
             if f.rate_limit_next > 0:
                 f.rate_limit_next -= 1
                 return Verdict("status:429", {"Retry-After": self._retry_after_value(f)})
@@ -197,6 +208,10 @@ class FaultInjector:
                 return Verdict("drop")
             if f.truncate_next > 0:
                 f.truncate_next -= 1
+                return Verdict("truncate")
+            if f.drop_ratio > 0 and self.rng.random() < f.drop_ratio:
+                return Verdict("drop")
+            if f.truncate_ratio > 0 and self.rng.random() < f.truncate_ratio:
                 return Verdict("truncate")
             return Verdict(None, rate_headers) if rate_headers else _NO_FAULT
 

@@ -54,8 +54,8 @@ class ApiBackend(Protocol):
         """How long every answer is held back (a remote API's latency)."""
         ...
 
-    def pick_fault(self, path: str, client: str) -> Verdict:
-        """The fault the request for ``path`` from ``client`` gets."""
+    def pick_fault(self, path: str, client: str, query: str) -> Verdict:
+        """The fault the request for ``path`` (and ``query``) from ``client`` gets."""
         ...
 
     def authorized(self, headers: Message, query: Mapping[str, str]) -> bool:
@@ -174,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
         if length:
             body = self.rfile.read(length)
         client = self._client()
-        verdict = api.pick_fault(path, client)
+        verdict = api.pick_fault(path, client, split.query)
         fault = verdict.fault
         self._pending = (method, path, split.query, fault, received, client)
         latency = api.latency_s

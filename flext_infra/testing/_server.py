@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import random
 import secrets
 import ssl
 import threading
@@ -24,6 +25,7 @@ from email.message import Message
 from typing import Any
 
 from flext_infra.testing._data import (
+    BASE_US,
     ENTITIES,
     GENERIC_ENTITY,
     RecordContext,
@@ -80,6 +82,12 @@ class SampleApi:
         latency_ms: Every answer is held back this long, as a remote API's
             are; requests are served concurrently (a thread per connection),
             so many clients' waits overlap as they would on a real server.
+        latency_jitter_ms: Up to this much more per answer, drawn at random
+            (seeded), so concurrent answers come back out of order.
+        first_mod_ts: The ``mod_ts`` of record 0 (ISO 8601; default
+            2024-01-01T00:00:00Z); record ``i`` has ``first + i * mod_ts_step_s``.
+            Recent data makes runs whose time windows end "now" realistic.
+        mod_ts_step_s: Seconds between consecutive records' ``mod_ts``.
     """
 
     def __init__(
@@ -100,6 +108,9 @@ class SampleApi:
         read_ahead: bool = True,
         tls: ssl.SSLContext | None = None,
         latency_ms: float = 0.0,
+        latency_jitter_ms: float = 0.0,
+        first_mod_ts: str | None = None,
+        mod_ts_step_s: float = 1.0,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sample API only listens on loopback")
@@ -107,11 +118,18 @@ class SampleApi:
         unknown = set(counts) - {*ENTITIES, GENERIC_ENTITY.name}
         if unknown:
             raise ValueError(f"unknown entities in counts: {sorted(unknown)}")
+        if mod_ts_step_s <= 0:
+            raise ValueError("mod_ts_step_s must be > 0")
+        timing = {
+            "base_us": parse_ts(first_mod_ts) if first_mod_ts else BASE_US,
+            "step_us": round(mod_ts_step_s * 1_000_000),
+        }
         self.tables: dict[str, Table] = {
-            name: Table(spec, counts.get(name, records)) for name, spec in ENTITIES.items()
+            name: Table(spec, counts.get(name, records), **timing)
+            for name, spec in ENTITIES.items()
         }
         self.tables[GENERIC_ENTITY.name] = Table(
-            GENERIC_ENTITY, counts.get(GENERIC_ENTITY.name, records)
+            GENERIC_ENTITY, counts.get(GENERIC_ENTITY.name, records), **timing
         )
         self.requests = RequestLog()
         self._injector = FaultInjector(faults)
@@ -145,7 +163,11 @@ class SampleApi:
         self.tokens_issued = 0
         self._ctx: RecordContext | None = None
         #: Seconds every answer is held back (see ``latency_ms``); may be changed while serving.
-        self.latency_s = latency_ms / 1000.0
+        self.base_latency_s = latency_ms / 1000.0
+        #: Up to this many seconds more, drawn per request (seeded by the faults' seed).
+        self.latency_jitter_s = latency_jitter_ms / 1000.0
+        self._jitter_rng = random.Random(self._injector.faults.seed)
+        self._jitter_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SampleApi:
@@ -302,9 +324,18 @@ class SampleApi:
         """The fault settings in force (counters show what is left)."""
         return self._injector.faults
 
-    def pick_fault(self, path: str, client: str = "") -> Verdict:
+    def pick_fault(self, path: str, client: str = "", query: str = "") -> Verdict:
         """The fault (if any) the request for ``path`` from ``client`` gets (:class:`Faults`)."""
-        return self._injector.pick(path, client)
+        return self._injector.pick(path, client, query)
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds this answer is held back: ``latency_ms``, plus up to ``latency_jitter_ms``."""
+        jitter = self.latency_jitter_s
+        if jitter <= 0:
+            return self.base_latency_s
+        with self._jitter_lock:
+            return self.base_latency_s + self._jitter_rng.uniform(0.0, jitter)
 
     def revoke_tokens(self) -> None:
         """Invalidate every OAuth2 token issued so far (the next use gets a 401)."""

@@ -22,6 +22,7 @@ fast loop and writer, parent-child contexts. What differs:
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from flext_infra.http import Response, RetryCheck
+    from tap_flext_api._windows import Window
     from tap_flext_api.graphql._config import GraphqlSpec
 
 __all__ = ["GraphqlStream"]
@@ -57,6 +59,10 @@ log = get_logger("tap_flext_api.graphql")
 
 #: The reject store's rule name for records a GraphQL error hit.
 REJECT_RULE = "graphql_error"
+
+
+#: Serialises ``check_page`` across workers (counters and the tap's reject store).
+_CHECK_LOCK = threading.Lock()
 
 
 class GraphqlStream(FlextApiStream):
@@ -102,10 +108,18 @@ class GraphqlStream(FlextApiStream):
             body["operationName"] = spec.operation.operation_name
         return body
 
-    def page_call(self, context: Context | None, token: PageRequest) -> PageCall:
-        """The REST stream's call, marked idempotent and with the throttle check."""
+    def page_call(
+        self, context: Context | None, token: PageRequest, window: Window | None = None
+    ) -> PageCall:
+        """The REST stream's call, marked idempotent and with the throttle check.
+
+        GraphQL streams are not read in time windows (their bounds would be
+        variables): ``window`` is always ``None`` here (see ``_plan_windows``).
+        """
         return dataclasses.replace(
-            super().page_call(context, token), idempotent=True, retry_check=self._retry_check
+            super().page_call(context, token, window),
+            idempotent=True,
+            retry_check=self._retry_check,
         )
 
     @cached_property
@@ -138,11 +152,18 @@ class GraphqlStream(FlextApiStream):
     def check_page(self, page: Page, response: Response, context: Context | None) -> Page:
         """Judge the answer's ``errors``, feed its cost to the governor, keep the good records.
 
+        In a concurrent run this runs on the worker that fetched the page; one
+        lock keeps the error counters and the reject store's writes whole.
+
         Raises:
             GraphqlThrottledError: errors marked retriable persisted through the retries.
             GraphqlResponseError: errors without data, or partial data the
                 stream does not accept (``on_partial_errors``).
         """
+        with _CHECK_LOCK:
+            return self._check_page(page, response)
+
+    def _check_page(self, page: Page, response: Response) -> Page:
         body = page.body if isinstance(page.body, Mapping) else {}
         problems = problems_of(body.get("errors"))
         if problems:

@@ -5,12 +5,15 @@ LGF conventions applied here:
 - entities are listed by ``GET {prefix}/entity/`` and described by
   ``GET {prefix}/entity/{name}/describe/``;
 - data is read with ``?page_size=N&page_mode=sequenced``, following the
-  ``next_page`` URL, records under ``results``;
+  ``next_page`` URL, records under ``results``; or, with the tap's
+  ``page_mode: paged``, with ``page_mode=paged&page=K``, whose first answer's
+  ``page_count`` lets the other pages be read concurrently;
 - results are ordered by the replication key (``ordering=mod_ts``), so the
   stream is sorted and an interrupted run can resume from its bookmark;
 - a list request whose filters match nothing answers ``404`` (LGF documents
   this), so 404 is a skipped status meaning "no data";
 - the incremental filter is ``mod_ts__gte=<bookmark minus overlap minutes>``;
+  a time window (``partition_window``) is ``mod_ts__gte=<start>&mod_ts__lt=<end>``;
 - foreign keys arrive as ``{id, key, url}`` objects and stay objects.
 
 Assumption on ``company_code`` and ``facility_code``: LGF already limits every
@@ -175,10 +178,12 @@ def wms_stream_definitions(
         incremental = settings.enable_incremental and key in properties
         if settings.enable_incremental and not incremental:
             log.warning("wms.no_replication_key", entity=entity, replication_key=key)
+        paged = settings.page_mode == "paged"
         params: dict[str, Any] = {
             "page_size": settings.page_size,
-            "page_mode": "sequenced",
-            "ordering": key if incremental else "id",
+            "page_mode": settings.page_mode,
+            # mod_ts ties are broken by id, so every page boundary is stable.
+            "ordering": f"{key},id" if incremental and paged else (key if incremental else "id"),
         }
         if settings.company_code and "company_id" in properties:
             params["company_id__code"] = settings.company_code
@@ -195,7 +200,17 @@ def wms_stream_definitions(
                 replication_lookback_minutes=settings.overlap_minutes,
                 is_sorted=incremental,
                 params=params,
-                paginator={"type": "next_url", "next_url_path": "$.next_page"},
+                paginator=(
+                    {
+                        "type": "page_number",
+                        "page_param": "page",
+                        "total_pages_path": "$.page_count",
+                        "total_path": "$.result_count",
+                    }
+                    if paged
+                    else {"type": "next_url", "next_url_path": "$.next_page"}
+                ),
+                window_end_param=f"{key}__lt" if incremental else None,
                 schema=schema,
                 skip_statuses=frozenset({404}),
                 trusted_schema=True,

@@ -11,7 +11,7 @@ from ._serial_golden import SCENARIOS, load_golden, run_scenario
 def test_serial_output_equals_the_pinned_output(scenario: str) -> None:
     """Records, SCHEMA and STATE come out exactly as the pinned serial run, in the same order."""
     expected = load_golden()[scenario]
-    got = run_scenario(scenario)
+    got = run_scenario(scenario, max_concurrency=1)
     assert len(got) == len(expected)
     for index, (message, pinned) in enumerate(zip(got, expected, strict=True)):
         assert message == pinned, f"message {index} differs"
