@@ -199,7 +199,7 @@ def test_an_exception_in_the_calling_thread_stops_the_workers_and_is_not_swallow
 def test_the_rate_limit_holds_in_every_second_at_concurrency_16(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With FLEXT_API_RATE_LIMIT_PER_SECOND the server never sees more than rate + burst a second."""
+    """With FLEXT_API_RATE_LIMIT_PER_SECOND the server sees at most rate + burst in any second."""
     monkeypatch.setenv("FLEXT_API_ZERO_WAITS", "false")
     monkeypatch.setenv("FLEXT_API_RATE_LIMIT_PER_SECOND", "20")
     monkeypatch.setenv("FLEXT_API_RATE_LIMIT_BURST", "4")
