@@ -8,7 +8,8 @@ so the rest of the tap never digs through dictionaries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -238,6 +239,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
 
 
 AuthMethod = Literal["basic", "bearer", "api_key", "oauth2", "none"]
+
+
+def unknown_keys(config: Mapping[str, Any], known: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Config keys no setting reads, each with the closest known key (``None`` if none is close).
+
+    ``max_concurency`` is otherwise accepted without a word and the default
+    stays in force.
+    """
+    names = sorted(set(known))
+    found = []
+    for key in sorted(config):
+        if key in names:
+            continue
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+        found.append((key, close[0] if close else None))
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from tap_flext_api._bookmarks import field_value
 from tap_flext_api._errors import StreamFatalError, StreamQuotaExhausted, request_error
 from tap_flext_api._host import StreamHost
 from tap_flext_api._schema import infer_schema
-from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
+from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings, unknown_keys
 from tap_flext_api._writer import FastSingerWriter
 from tap_flext_api.auth import build_auth
 from tap_flext_api.client import FlextApiStream
@@ -169,6 +170,7 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
                 # stdout, which carries Singer messages. (run_plugin_cli configures it.)
                 configure_logging(self._infra_settings)
             self._tap_settings = settings
+            self._warn_unknown_settings()
         return self._tap_settings
 
     @property
@@ -192,6 +194,13 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
         if files:
             cls.cli_config_dir = Path(files[-1]).resolve().parent
         return super().cb_config(ctx, param, value)
+
+    def _warn_unknown_settings(self) -> None:
+        """Name each config key no setting reads (once per tap), with the closest known key."""
+        schema = copy.deepcopy(type(self).config_jsonschema)
+        type(self).append_builtin_config(schema)
+        for key, close in unknown_keys(self.config, schema.get("properties", {})):
+            log.warning("tap.unknown_setting", setting=key, did_you_mean=close)
 
     # ---------------------------------------------------------------- HTTP
     @property

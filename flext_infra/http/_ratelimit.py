@@ -101,7 +101,7 @@ class RateGovernor(Protocol):
         """Pause every request to ``host`` until ``seconds`` from now."""
         ...
 
-    def check(self, host: str, *, method: str = "GET", url: str = "") -> None:
+    def check(self, host: str, *, method: str = "GET", url: str = "", attempts: int = 0) -> None:
         """Raise :class:`QuotaExhaustedError` if ``host``'s quota is spent."""
         ...
 
@@ -189,8 +189,11 @@ class RateLimiter:
             self._waits.sleep(wait, cancel)
         return wait
 
-    def check(self, host: str, *, method: str = "GET", url: str = "") -> None:
-        """Raise :class:`QuotaExhaustedError` while ``host``'s quota is spent."""
+    def check(self, host: str, *, method: str = "GET", url: str = "", attempts: int = 0) -> None:
+        """Raise :class:`QuotaExhaustedError` while ``host``'s quota is spent.
+
+        ``attempts``: how many times the request was sent already (for the error).
+        """
         with self._lock:
             state = self._hosts.get(host)
             if state is None:
@@ -201,7 +204,8 @@ class RateLimiter:
             resume_at = datetime.now(UTC) + timedelta(seconds=left)
             raise QuotaExhaustedError(
                 method=method, url=url, host=host, resume_at=resume_at,
-                retry_in_s=left, source=source, status=429,
+                retry_in_s=left, source=source, status=429 if attempts else None,
+                attempts=attempts,
             )  # fmt: skip
 
     def observe(self, host: str, response: Response) -> None:
@@ -252,10 +256,12 @@ class RateLimiter:
         """
         quota_wait = self.max_quota_wait_s
         if quota_wait is not None and seconds > quota_wait:
-            until = self._waits.now() + seconds
-            if until > state.quota_until:
-                state.quota_until = until
-                state.quota_source = source
+            now = self._waits.now()
+            until = now + seconds
+            already = state.quota_until > now
+            state.quota_until = max(state.quota_until, until)
+            state.quota_source = state.quota_source if already else source
+            if not already:
                 self._metrics.incr(host, "quota_exhausted")
                 log.warning(
                     "http.rate_limit.quota_exhausted",

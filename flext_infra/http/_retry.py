@@ -230,7 +230,7 @@ class RetryTransport(BaseTransport):
                 raise Cancelled
             if limiter is not None:
                 # A hint too long to wait out (a spent quota) ends the request now.
-                limiter.check(host, method=method, url=url)
+                limiter.check(host, method=method, url=url, attempts=attempt)
             if deadline is not None and self._waits.now() + wait >= deadline:
                 return self._out_of_time(host, method, url, attempt, response, error, wait)
             self._metrics.incr(host, "retries")

@@ -160,6 +160,26 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    if settings is not None:
+        _warn_unknown_variables(settings)
+
+
+#: Unknown variables already warned about in this process (settings load more than once).
+_warned: set[str] = set()
+
+
+def _warn_unknown_variables(settings: FlextSettings) -> None:
+    """Name each ``FLEXT_*`` variable no setting reads, once (here: logging works now).
+
+    The settings are read before logging is configured, and an unconfigured
+    structlog would print to stdout, which carries Singer messages.
+    """
+    log = structlog.get_logger("flext.settings")
+    for name, close in settings.unknown_variables:
+        if name in _warned:
+            continue
+        _warned.add(name)
+        log.warning("settings.unknown_variable", variable=name, did_you_mean=close)
 
 
 def _is_console_handler(handler: logging.Handler) -> bool:

@@ -15,7 +15,9 @@ from flext_infra.settings._settings import (
     S3Settings,
     ServeSettings,
     SettingsGroup,
+    known_variables,
     load_settings,
+    unknown_variables,
 )
 
 __all__ = [
@@ -33,5 +35,7 @@ __all__ = [
     "S3Settings",
     "ServeSettings",
     "SettingsGroup",
+    "known_variables",
     "load_settings",
+    "unknown_variables",
 ]

@@ -21,7 +21,9 @@ Kubernetes mount them). Every secret is a ``SecretStr``.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -515,12 +517,49 @@ GROUPS: dict[str, type[SettingsGroup]] = {
 }
 
 
+#: ``FLEXT_*`` variables read outside the groups (by :func:`load_settings` itself).
+OTHER_VARIABLES = frozenset({"FLEXT_ENV_FILE", "FLEXT_SECRETS_DIR"})
+#: Prefixes of variables that belong to the test suites, not to the product.
+OTHER_PREFIXES = ("FLEXT_TEST_",)
+
+
+def known_variables() -> frozenset[str]:
+    """Every ``FLEXT_*`` variable the settings layer reads."""
+    names = set(OTHER_VARIABLES)
+    groups: list[type[SettingsGroup]] = [RootSettings, *GROUPS.values()]
+    for group in groups:
+        for name, field in group.model_fields.items():
+            names.add(group.variable(name))
+            alias = field.validation_alias
+            if isinstance(alias, str):
+                names.add(alias.upper())
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``FLEXT_*`` variables set in ``environ`` that no setting reads, each with the closest known.
+
+    A typo (``FLEXT_API_TIMOUT``) is otherwise silently ignored, leaving the
+    default in force.
+    """
+    environ = os.environ if environ is None else environ
+    known = known_variables()
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("FLEXT_") or upper in known or upper.startswith(OTHER_PREFIXES):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+        found.append((name, close[0] if close else None))
+    return found
+
+
 class FlextSettings:
     """All settings groups, loaded and checked together.
 
     Build it with :func:`load_settings`. Attributes
     are the groups (``settings.api.timeout``) plus the root fields
-    (``settings.environment``).
+    (``settings.environment``), and :attr:`unknown_variables`.
     """
 
     def __init__(
@@ -546,6 +585,9 @@ class FlextSettings:
         self.s3 = s3 if s3 is not None else S3Settings.model_construct()
         self.quality = quality if quality is not None else QualitySettings.model_construct()
         self.metrics = metrics if metrics is not None else MetricsSettings.model_construct()
+        #: ``FLEXT_*`` variables no setting reads, with the closest known name
+        #: (warned about once logging is configured; see ``configure_logging``).
+        self.unknown_variables: list[tuple[str, str | None]] = []
 
     @property
     def environment(self) -> Environment:
@@ -643,6 +685,7 @@ def load_settings(
     problems.extend(_environment_rules(settings))
     if problems:
         raise ConfigurationError(problems)
+    settings.unknown_variables = unknown_variables()
     return settings
 
 

@@ -104,15 +104,22 @@ def source_keys(api: SampleApi, entity: str, key: str = "mod_ts") -> dict[int, s
     return {i: api.record(entity, i)[key] for i in range(1, api.count(entity) + 1)}
 
 
-def assert_states_never_ahead(output: Output, sources: dict[str, dict[int, str]]) -> int:
+def assert_states_never_ahead(
+    output: Any,
+    sources: dict[str, dict[int, str]],
+    already: dict[str, set[int]] | None = None,
+) -> int:
     """Every STATE only claims records already emitted before it.
 
     For each STATE and stream with bookmark ``b``: every source record whose
-    key is strictly below ``b`` was emitted earlier in the output (a record at
-    ``b`` itself is read again by the inclusive filter). Returns how many
+    key is strictly below ``b`` was emitted earlier in the output, or by an
+    earlier run (``already``; a run echoes its input STATE first). A record at
+    ``b`` itself is read again by the inclusive filter. Returns how many
     (state, stream) pairs were checked.
     """
     seen: dict[str, set[int]] = defaultdict(set)
+    for stream, ids in (already or {}).items():
+        seen[stream].update(ids)
     checked = 0
     at = {s: {i: parse_timestamp(v) for i, v in keys.items()} for s, keys in sources.items()}
     for message in output.messages:
@@ -137,7 +144,7 @@ def assert_states_never_ahead(output: Output, sources: dict[str, dict[int, str]]
     return checked
 
 
-def exactly_once(output: Output, stream: str, expected: set[int]) -> None:
+def exactly_once(output: Any, stream: str, expected: set[int]) -> None:
     """``stream`` emitted each id of ``expected`` once, and nothing else."""
     counts = Counter(output.ids(stream))
     twice = sorted(i for i, n in counts.items() if n > 1)

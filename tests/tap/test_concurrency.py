@@ -6,10 +6,12 @@ import datetime as dt
 import threading
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from flext_infra import ExitCode
 from flext_infra.testing import WMS_PREFIX
 from tap_flext_api import StreamFatalError, TapFlextApi, WmsEntityStream
 
@@ -25,6 +27,7 @@ from ._concurrency import (
     wms,
 )
 from ._serial_golden import SCENARIOS, load_golden, run_scenario
+from .conftest import run_subprocess
 
 
 def _records_by_stream(messages: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -258,3 +261,28 @@ def test_a_fault_storm_at_concurrency_8_delivers_every_record_exactly_once() -> 
             exactly_once(out, entity, set(sources[entity]))
             assert out.bookmark(entity) == max_key(sources[entity])
         assert_states_never_ahead(out, sources)
+
+
+def test_a_spent_quota_stops_cleanly_and_the_next_run_finishes(tmp_path: Path) -> None:
+    """Exit 75 with STATE for what completed and when to resume; the next run reads the rest."""
+    with recent_api(300) as api:
+        origin = api.record("allocation", 1)["mod_ts"]
+        config = wms(
+            api, max_concurrency=8, partition_window="6 hours", page_size=10, start_date=origin
+        )
+        api.set_faults(quota=40, quota_retry_after=3600, paths=(WMS_PREFIX,))
+        first = run_subprocess(config, tmp=tmp_path)
+        assert first.returncode == int(ExitCode.QUOTA_EXHAUSTED), first.stderr[-2000:]
+        assert "tap.quota_exhausted" in first.stderr and "resume_after=" in first.stderr
+        assert "run again after" in first.stderr and "Traceback" not in first.stderr
+        sources = {e: source_keys(api, e) for e in ENTITIES}
+        assert assert_states_never_ahead(first, sources) >= 1
+        emitted = {e: set(first.ids(e)) for e in ENTITIES}
+        assert 0 < sum(map(len, emitted.values())) < 900
+        api.set_faults()  # the quota is back
+        second = run_subprocess(config, state=first.state, tmp=tmp_path)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert_states_never_ahead(second, sources, already=emitted)
+        for entity in ENTITIES:
+            assert emitted[entity] | set(second.ids(entity)) == set(sources[entity])
+            assert second.bookmark(entity) == max_key(sources[entity])

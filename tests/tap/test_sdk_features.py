@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -232,3 +233,23 @@ def test_the_tap_client_follows_the_test_environment_policy(
         assert (config.zero_waits, config.loopback_only) == (True, True)
     finally:
         tap.close()
+
+
+def test_unknown_settings_and_variables_are_named_once_with_the_closest_known(
+    api: SampleApi, tmp_path: Path
+) -> None:
+    """A typo in a config key or a FLEXT_* variable is warned about once, with the fix."""
+    from .conftest import run_subprocess
+
+    config = wms_config(api, entities=["order_hdr"], max_concurency=4, unheard_of=True)
+    run = run_subprocess(config, env={"FLEXT_API_TIMOUT": "5"}, tmp=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    typo = [line for line in lines if "tap.unknown_setting" in line and "max_concurency" in line]
+    assert len(typo) == 1 and "did_you_mean=max_concurrency" in typo[0]
+    odd = [line for line in lines if "tap.unknown_setting" in line and "unheard_of" in line]
+    assert len(odd) == 1 and "did_you_mean=None" in odd[0]
+    variable = [line for line in lines if "settings.unknown_variable" in line]
+    assert len(variable) == 1 and "FLEXT_API_TIMOUT" in variable[0]
+    assert "did_you_mean=FLEXT_API_TIMEOUT" in variable[0]
+    assert not [line for line in lines if "unknown" in line and "max_concurrency=" in line]
