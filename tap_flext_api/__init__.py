@@ -13,7 +13,9 @@ from tap_flext_api._errors import (
     PaginationLoopError,
     RequestFailure,
     StreamFatalError,
+    StreamQuotaExhausted,
     StreamRetriableError,
+    WorkCancelled,
 )
 from tap_flext_api._schema import infer_schema
 from tap_flext_api._settings import CONFIG_SCHEMA, StreamDefinition, TapSettings
@@ -69,10 +71,12 @@ __all__ = [
     "SinglePagePaginator",
     "StreamDefinition",
     "StreamFatalError",
+    "StreamQuotaExhausted",
     "StreamRetriableError",
     "TapFlextApi",
     "TapSettings",
     "WmsEntityStream",
+    "WorkCancelled",
     "build_paginator",
     "describe_to_schema",
     "field_value",

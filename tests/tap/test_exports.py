@@ -7,12 +7,15 @@ from types import ModuleType
 import pytest
 
 import tap_flext_api
+import tap_flext_api.concurrency
 import tap_flext_api.pagination
 import tap_flext_api.profiles
 
 
 @pytest.mark.parametrize(
-    "module", [tap_flext_api, tap_flext_api.profiles], ids=lambda m: m.__name__
+    "module",
+    [tap_flext_api, tap_flext_api.profiles, tap_flext_api.concurrency],
+    ids=lambda m: m.__name__,
 )
 def test_all_matches_exports(module: ModuleType) -> None:
     """__all__ names every public, non-module attribute, and each one exists."""
