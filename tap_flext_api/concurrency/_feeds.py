@@ -186,6 +186,10 @@ class PageFeed:
         """Requests sent and not yet taken."""
         return len(self._inflight)
 
+    def sent_head(self) -> Future[Page | None] | None:
+        """The next page's future if its request was already sent (nothing is sent here)."""
+        return self._inflight[0].future if self._inflight else None
+
     def ready(self) -> bool:
         """True when the next page has arrived (or failed)."""
         return bool(self._inflight) and self._inflight[0].future.done()
@@ -327,18 +331,22 @@ class WindowFeeds:
             while pending or running:
                 while pending and len(running) < self.active:
                     window = pending.popleft()
-                    feed = self.make_feed(window)
+                    running.append((window, self.make_feed(window)))
+                # Read-ahead credits go to the earliest windows first: the
+                # watermark (and so the bookmark) moves with the first open window.
+                for _, feed in running:
                     feed.prefetch()
-                    running.append((window, feed))
                 chosen = next((item for item in running if item[1].ready()), None)
                 if chosen is None:
-                    heads = [h for h in (feed.head() for _, feed in running) if h is not None]
-                    if heads:
-                        self.scheduler.wait_any(heads)
-                    chosen = next(
-                        (item for item in running if item[1].ready() or item[1].head() is None),
-                        running[0],
-                    )
+                    # Only the earliest window's next page is asked for without a
+                    # credit; the others wait for what read-ahead already sent.
+                    first = running[0][1].head()
+                    if first is None:
+                        chosen = running[0]
+                    else:
+                        sent = [f.sent_head() for _, f in running[1:]]
+                        self.scheduler.wait_any([first, *(h for h in sent if h is not None)])
+                        continue
                 window, feed = chosen
                 before = feed.requests
                 page = feed.take()
