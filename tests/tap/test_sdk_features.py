@@ -7,8 +7,8 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
