@@ -152,7 +152,7 @@ def _chain(tmp_path: Path, url: str | None, schema: str | None, seed: int) -> No
 
 
 def test_a_concurrent_tap_killed_ten_times_resumes_exactly_into_sqlite(tmp_path: Path) -> None:
-    """Ten SIGKILLs of the tap at concurrency 8, each resumed: the SQLite tables equal the source."""
+    """Ten SIGKILLs of the tap at concurrency 8, each resumed: SQLite tables equal the source."""
     _chain(tmp_path, None, None, seed=14_1)
 
 
