@@ -193,8 +193,9 @@ def test_killed_target_three_entities_resumes_exactly(tmp_path: Path) -> None:
         tap_cfg = tap_config(api, entities=entities)
         tgt_cfg = target_config(tmp_path, None, None, 5_000)
         url = tgt_cfg["sqlalchemy_url"]
-        # After ~8 STATEs the second stream is loading; then half of what is left.
-        points = [KillPoint("state", 8), KillPoint("bytes", 0)]
+        # The three streams load at once (max_concurrency defaults to 4): after 3
+        # STATEs every one is mid-stream; then half of what is left.
+        points = [KillPoint("state", 3), KillPoint("bytes", 0)]
         state: dict[str, Any] | None = None
         for step, planned in enumerate(points, 1):
             point = planned
