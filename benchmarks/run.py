@@ -673,7 +673,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="small sizes (20k, memory at 100k): a smoke run"
     )
     parser.add_argument(
-        "--only", action="append", choices=SUITES, help="run only these suites (repeatable)"
+        "--only",
+        action="append",
+        choices=(*SUITES, "latency"),
+        help="run only these suites (repeatable); latency runs only when named "
+        "(see benchmarks/latency.py)",
     )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
@@ -720,6 +724,15 @@ def _machine() -> dict[str, object]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected suites, print the table, save results; exit 1 if a run failed."""
     args = build_parser().parse_args(argv)
+    if args.only and "latency" in args.only:
+        from benchmarks import latency
+
+        extra = ["--quick"] if args.quick else []
+        extra += ["--no-install"] if args.no_install else []
+        status = latency.main(["--runs", str(args.runs), "--timeout", str(args.timeout), *extra])
+        args.only = [s for s in args.only if s != "latency"]
+        if not args.only:
+            return status
     sizes = QUICK if args.quick else FULL
     suites: tuple[Suite, ...] = tuple(args.only) if args.only else SUITES
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
