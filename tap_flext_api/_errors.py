@@ -44,18 +44,6 @@ class RequestFailure:
     attempts: int
     partition: str | None
 
-    def _describe(self, what: str) -> str:
-        status = "no response" if self.status is None else f"HTTP {self.status}"
-        where = f" (partition {self.partition})" if self.partition else ""
-        return (
-            f"stream '{self.stream}'{where}: {what} for {self.url} "
-            f"({status}, {self.attempts} attempt{'s' if self.attempts != 1 else ''})"
-        )
-
-
-class StreamRetriableError(RequestFailure, RetriableAPIError):
-    """A transient failure (5xx, 429, network, open breaker) that outlived every retry."""
-
     def __init__(
         self,
         stream: str,
@@ -68,7 +56,19 @@ class StreamRetriableError(RequestFailure, RetriableAPIError):
     ) -> None:
         self.stream, self.url, self.status, self.attempts = stream, redact(url), status, attempts
         self.reason, self.partition = reason, partition
-        super().__init__(self._describe(reason))
+        super().__init__(self._describe(reason))  # type: ignore[call-arg]  # the Exception in the MRO
+
+    def _describe(self, what: str) -> str:
+        status = "no response" if self.status is None else f"HTTP {self.status}"
+        where = f" (partition {self.partition})" if self.partition else ""
+        return (
+            f"stream '{self.stream}'{where}: {what} for {self.url} "
+            f"({status}, {self.attempts} attempt{'s' if self.attempts != 1 else ''})"
+        )
+
+
+class StreamRetriableError(RequestFailure, RetriableAPIError):
+    """A transient failure (5xx, 429, network, open breaker) that outlived every retry."""
 
 
 class StreamQuotaExhausted(StreamRetriableError):
@@ -95,20 +95,6 @@ class StreamQuotaExhausted(StreamRetriableError):
 
 class StreamFatalError(RequestFailure, FatalAPIError):
     """A failure that retrying cannot fix (4xx other than 429, bad body, config)."""
-
-    def __init__(
-        self,
-        stream: str,
-        url: str,
-        status: int | None,
-        attempts: int,
-        reason: str,
-        *,
-        partition: str | None = None,
-    ) -> None:
-        self.stream, self.url, self.status, self.attempts = stream, redact(url), status, attempts
-        self.reason, self.partition = reason, partition
-        super().__init__(self._describe(reason))
 
     @classmethod
     def from_http(
