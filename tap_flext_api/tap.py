@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import json
 import os
 import sys
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -298,11 +301,10 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
         settings = self.settings
         base: type[FlextApiStream]
         if settings.profile == "oracle_wms":
-            definitions = wms_stream_definitions(
-                settings,
-                lambda path, stream: self.get_json(path, stream=stream),
-                known_schema=self._catalog_schema,
-            )
+            with self._describes_ahead(settings) as fetch:
+                definitions = wms_stream_definitions(
+                    settings, fetch, known_schema=self._catalog_schema
+                )
             base = self.wms_stream_class
         else:
             definitions = list(settings.streams)
@@ -321,6 +323,36 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
             schema = self._schema_for(definition, cls, samples, classes)
             streams.append(cls(self, schema=schema))
         return streams
+
+    @contextlib.contextmanager
+    def _describes_ahead(self, settings: TapSettings) -> Iterator[Callable[[str, str], Any]]:
+        """``get_json``, with every entity's ``describe`` asked for at once (``max_concurrency``).
+
+        Against a remote API each describe is a round trip; discovery waits
+        for one instead of one per entity. A short-lived executor is enough
+        here: discovery runs before any stream, and its errors are raised
+        where the profile reads each answer, in entity order.
+        """
+        pending: dict[str, Future[Any]] = {}
+        entities = [e for e in settings.entities if self._catalog_schema(e) is None]
+        workers = min(settings.max_concurrency, len(entities))
+        pool = ThreadPoolExecutor(workers, "tap-discovery") if workers > 1 else None
+        if pool is not None:
+            _ = self.http_client  # built once, here, before the workers share it
+            context = contextvars.copy_context()
+            for entity in entities:
+                path = f"{settings.wms_path_prefix}/entity/{entity}/describe/"
+                pending[path] = pool.submit(context.copy().run, self.get_json, path, stream=entity)
+
+        def fetch(path: str, stream: str) -> Any:
+            found = pending.pop(path, None)
+            return found.result() if found is not None else self.get_json(path, stream=stream)
+
+        try:
+            yield fetch
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _catalog_schema(self, name: str) -> dict[str, Any] | None:
         catalog = self.input_catalog

@@ -286,3 +286,14 @@ def test_a_spent_quota_stops_cleanly_and_the_next_run_finishes(tmp_path: Path) -
         for entity in ENTITIES:
             assert emitted[entity] | set(second.ids(entity)) == set(sources[entity])
             assert second.bookmark(entity) == max_key(sources[entity])
+
+
+def test_discovery_asks_for_every_describe_at_once() -> None:
+    """Against a slow API the WMS describes overlap (max_concurrency), in one round trip."""
+    with recent_api(5, latency_ms=200) as api:
+        tap = TapFlextApi(config=wms(api, max_concurrency=4))
+        tap.close()
+        assert sorted(tap.streams) == sorted(ENTITIES)
+        describes = [r for r in api.requests if r.path.endswith("/describe/")]
+        assert len(describes) == 3
+        assert peak_in_flight(api, WMS_PREFIX) == 3
