@@ -297,3 +297,40 @@ def test_discovery_asks_for_every_describe_at_once() -> None:
         describes = [r for r in api.requests if r.path.endswith("/describe/")]
         assert len(describes) == 3
         assert peak_in_flight(api, WMS_PREFIX) == 3
+
+
+def test_a_paged_walk_whose_set_moves_freezes_the_bookmark_and_the_next_run_recovers() -> None:
+    """A record modified mid-walk shifts page boundaries: the bookmark stays, nothing is lost."""
+    with recent_api(300, latency_ms=60) as api:
+        origin = api.record("allocation", 1)["mod_ts"]
+        config = wms(
+            api, entities=["allocation"], max_concurrency=3, page_mode="paged", page_size=10,
+            start_date=origin,
+        )  # fmt: skip
+        before = source_keys(api, "allocation")
+        moved = threading.Event()
+
+        def modify_mid_walk() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not moved.is_set():
+                answered = [r for r in api.requests.matching(WMS_PREFIX) if "page=" in r.query]
+                if len(answered) >= 6:
+                    # As LGF does: the change stamps mod_ts with the time of the change.
+                    now = dt.datetime.now(dt.UTC).isoformat()
+                    api.set_mod_ts("allocation", [2], now)
+                    moved.set()
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=modify_mid_walk, daemon=True)
+        watcher.start()
+        first = run(config)
+        watcher.join(5)
+        assert moved.is_set() and first.error is None, first.error
+        # The set shrank under the walk (record 2 left the window): the bookmark froze.
+        frozen = first.bookmark("allocation")
+        assert frozen is not None and frozen < max_key(before)
+        second = run(config, state=first.states[-1])
+        assert second.error is None, second.error
+        now_keys = source_keys(api, "allocation")
+        assert set(first.ids("allocation")) | set(second.ids("allocation")) == set(now_keys)
+        assert second.bookmark("allocation") == max_key(now_keys)
