@@ -517,8 +517,8 @@ GROUPS: dict[str, type[SettingsGroup]] = {
 }
 
 
-#: ``FLEXT_*`` variables read outside the groups (by :func:`load_settings` itself).
-OTHER_VARIABLES = frozenset({"FLEXT_ENV_FILE", "FLEXT_SECRETS_DIR"})
+#: ``FLEXT_*`` variables read outside the groups (``load_settings`` itself, the Dagster code).
+OTHER_VARIABLES = frozenset({"FLEXT_ENV_FILE", "FLEXT_SECRETS_DIR", "FLEXT_PROJECT_DIR"})
 #: Prefixes of variables that belong to the test suites, not to the product.
 OTHER_PREFIXES = ("FLEXT_TEST_",)
 
