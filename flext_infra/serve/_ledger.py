@@ -67,11 +67,20 @@ def jobs_view(project: MeltanoProject | None, ledger: RunLedger) -> JobsOut:
     return JobsOut(project=str(project.root), jobs=jobs, schedules=schedules)
 
 
-def one_value_per_parameter(request: Request) -> None:
-    """A query parameter given twice is ambiguous (which job?): 422, not a silent pick."""
-    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
-    if repeated:
-        raise ServeError(422, "invalid_request", f"given more than once: {', '.join(repeated)}")
+def strict_query(*known: str) -> Any:
+    """A dependency refusing (422) query parameters the route does not take, or takes once
+    but got twice: a misspelt or repeated filter would otherwise be silently ignored."""
+
+    def check(request: Request) -> None:
+        params = request.query_params
+        unknown = sorted(set(params) - set(known))
+        repeated = sorted(k for k in set(params) & set(known) if len(params.getlist(k)) > 1)
+        if unknown:
+            raise ServeError(422, "invalid_request", f"unknown parameters: {', '.join(unknown)}")
+        if repeated:
+            raise ServeError(422, "invalid_request", f"given more than once: {', '.join(repeated)}")
+
+    return Depends(check)
 
 
 def ledger_router(
@@ -83,7 +92,7 @@ def ledger_router(
     """The ledger routes, each behind ``dependencies`` (the rate limit and the token)."""
     router = APIRouter(
         tags=["ledger"],
-        dependencies=[*dependencies, Depends(one_value_per_parameter)],
+        dependencies=dependencies,
         responses={
             **responses,
             422: {"model": ErrorBody},
@@ -91,13 +100,17 @@ def ledger_router(
         },
     )
 
-    @router.get("/jobs", response_model=JobsOut)
+    @router.get("/jobs", response_model=JobsOut, dependencies=[strict_query()])
     def jobs() -> JobsOut:
         """The Meltano jobs and schedules, each job with its last run."""
         with reading():
             return jobs_view(project, ledger_of(container))
 
-    @router.get("/runs", response_model=RunPage)
+    @router.get(
+        "/runs",
+        response_model=RunPage,
+        dependencies=[strict_query("job", "status", "limit", "offset")],
+    )
     def runs(
         job: Annotated[str | None, Query(max_length=200, description="Only this job.")] = None,
         status: Annotated[RunStatus | None, Query(description="Only this status.")] = None,
@@ -120,6 +133,7 @@ def ledger_router(
     @router.get(
         "/runs/{run_id}",
         response_model=RunOut,
+        dependencies=[strict_query()],
         responses={404: {"model": ErrorBody, "description": "No such run."}},
     )
     def run(run_id: Annotated[str, Path(max_length=200)]) -> RunOut:

@@ -68,6 +68,8 @@ def test_an_unknown_run_is_404_and_a_bad_filter_is_422(
     assert server.get("/runs", params={"limit": 0}, headers=AUTH).status_code == 422
     twice = server.get("/runs", params=[("job", "a"), ("job", "b")], headers=AUTH)
     assert twice.status_code == 422 and "job" in twice.json()["error"]["message"]
+    typo = server.get("/runs", params={"stauts": "failed"}, headers=AUTH)
+    assert typo.status_code == 422 and "stauts" in typo.json()["error"]["message"]
 
 
 def test_jobs_show_each_job_with_its_schedules_and_last_run(
