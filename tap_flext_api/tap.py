@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import functools
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from flext_infra.observability import configure_logging, get_logger, redactor
 from flext_infra.runs import StreamRun
 from flext_infra.runtime import (
     RuntimeSignals,
+    alert_degraded,
     current_settings,
     report_http,
     report_streams,
@@ -236,7 +238,9 @@ class TapFlextApi(RuntimeSignals, Tap, StreamHost):
             # The environment's policy (the test profile: no waits, loopback
             # only) is applied there, as for the container's http_client.
             config = HttpClientConfig.for_environment(infra, **overrides)
-            client = create_http_client(config)
+            client = create_http_client(
+                config, on_fallback=functools.partial(alert_degraded, "redis rate governor")
+            )
             self._client = client
             self._finalizer = weakref.finalize(self, client.close)
         return self._client

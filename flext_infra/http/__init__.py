@@ -3,9 +3,9 @@
 ``Response``, ``Request`` and ``MockTransport`` are httpx's (re-exported so
 callers need not import httpx, which lives behind ``_httpx.py`` only).
 
-Transports, from outside in: rate limiter → total time budget → retry →
-per-host circuit breaker → HTTP cache (hishel, RFC 9111) → network. See
-``docs/http.md``.
+Transports, from outside in: rate limiter (local, or shared through Redis)
+→ total time budget → retry → per-host circuit breaker → HTTP cache (hishel,
+RFC 9111) → network. See ``docs/http.md``.
 
     with create_http_client(HttpClientConfig(base_url=url, auth=BasicAuth("u", "p"))) as http:
         page = http.get("/wms/lgfapi/v10/entity/allocation/", params={"page_size": 100}).json()
@@ -29,6 +29,7 @@ from flext_infra.http._httpx import MockTransport, Request, Response
 from flext_infra.http._observe import mask_url
 from flext_infra.http._ratelimit import RateGovernor, RateLimiter, parse_retry_after
 from flext_infra.http._retry import RetryAdvice, RetryCheck
+from flext_infra.http._shared_ratelimit import RedisRateGovernor
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -48,6 +49,7 @@ __all__ = [
     "QuotaExhaustedError",
     "RateGovernor",
     "RateLimiter",
+    "RedisRateGovernor",
     "Request",
     "RequestCancelledError",
     "Response",

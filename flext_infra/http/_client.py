@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flext_infra._result import Result
@@ -60,6 +60,7 @@ from flext_infra.http._observe import (
 )
 from flext_infra.http._ratelimit import RateGovernor, RateLimiter, RateLimitTransport
 from flext_infra.http._retry import RetryCheck, RetryTransport
+from flext_infra.http._shared_ratelimit import RedisRateGovernor
 from flext_infra.redis import cache_namespace
 
 
@@ -73,8 +74,12 @@ class FlextHttpClient:
         config: The resolved configuration.
         transport: The innermost transport (default: :class:`NetworkTransport`).
             Tests may pass ``httpx.MockTransport`` for unit cases.
-        governor: The rate governor (default: a :class:`RateLimiter` from
-            ``config``); a shared one paces several clients or processes together.
+        governor: The rate governor (default: from ``config``: a
+            :class:`RedisRateGovernor` when ``rate_limit_url`` is set, else a
+            :class:`RateLimiter`); a shared one paces several clients or
+            processes together.
+        on_fallback: Called once, with what happened, if the shared governor
+            cannot reach Redis and falls back to pacing locally (an alert).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class FlextHttpClient:
         *,
         transport: BaseTransport | None = None,
         governor: RateGovernor | None = None,
+        on_fallback: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self._metrics = HttpMetrics()
@@ -100,6 +106,7 @@ class FlextHttpClient:
             secret_params=self._secret_params,
         )
         stack: BaseTransport = network
+        self._shared_governor: RedisRateGovernor | None = None
         self._cache: CacheLayer | None = None
         if config.cache_enabled:
             stack = self._cache = CacheLayer(
@@ -139,14 +146,7 @@ class FlextHttpClient:
         )
         stack = TotalBudgetTransport(stack, config.total_timeout, self._waits)
         #: Paces every request of this client, per host, across threads.
-        self.rate_limiter: RateGovernor = governor or RateLimiter(
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-            self._waits,
-            self._metrics,
-            cap=config.retry_after_cap,
-            max_quota_wait_s=config.max_quota_wait_s,
-        )
+        self.rate_limiter: RateGovernor = governor or self._governor(config, on_fallback)
         stack = RateLimitTransport(stack, self.rate_limiter)
         if config.loopback_only:
             stack = LoopbackGuardTransport(stack)
@@ -163,6 +163,32 @@ class FlextHttpClient:
         self._closed = False
         #: A health check must answer quickly, whatever the request budget is.
         self._health_budget = min(10.0, config.timeout)
+
+    def _governor(
+        self, config: HttpClientConfig, on_fallback: Callable[[str], None] | None
+    ) -> RateGovernor:
+        if config.rate_limit_url is not None:
+            self._shared_governor = RedisRateGovernor(
+                config.rate_limit_url,
+                key_prefix=config.redis_key_prefix,
+                rate=config.rate_limit_per_second,
+                burst=config.rate_limit_burst,
+                waits=self._waits,
+                metrics=self._metrics,
+                cap=config.retry_after_cap,
+                max_quota_wait_s=config.max_quota_wait_s,
+                expected_workers=config.expected_workers,
+                on_fallback=on_fallback,
+            )
+            return self._shared_governor
+        return RateLimiter(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            self._waits,
+            self._metrics,
+            cap=config.retry_after_cap,
+            max_quota_wait_s=config.max_quota_wait_s,
+        )
 
     # ---------------------------------------------------------------- requests
     def request(
@@ -377,6 +403,8 @@ class FlextHttpClient:
             return
         self._closed = True
         self._client.close()
+        if self._shared_governor is not None:
+            self._shared_governor.close()
         log.debug("http.client.closed", metrics=self._metrics.snapshot())
 
     def __enter__(self) -> FlextHttpClient:
@@ -390,10 +418,14 @@ def create_http_client(
     config: HttpClientConfig | None = None,
     *,
     transport: BaseTransport | None = None,
+    on_fallback: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> FlextHttpClient:
-    """Build a :class:`FlextHttpClient` from ``config`` (default settings) plus ``overrides``."""
+    """Build a :class:`FlextHttpClient` from ``config`` (default settings) plus ``overrides``.
+
+    ``on_fallback``: see :class:`FlextHttpClient`.
+    """
     config = config or HttpClientConfig()
     if overrides:
         config = config.replace(**overrides)
-    return FlextHttpClient(config, transport=transport)
+    return FlextHttpClient(config, transport=transport, on_fallback=on_fallback)

@@ -106,6 +106,47 @@ class RateGovernor(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What one response says about the host's limits.
+
+    Attributes:
+        block_s: Seconds to send nothing more (``None``: no pause asked for).
+        source: Which header asked for it (``retry-after``, ``x-ratelimit``, ``ratelimit``).
+        server_rate: Requests per second the server's ``RateLimit-Policy`` allows.
+    """
+
+    block_s: float | None = None
+    source: str = ""
+    server_rate: float | None = None
+
+
+def read_hints(response: Response) -> Hints:
+    """The pause and rate a response's headers ask for (see the module docstring)."""
+    headers = response.headers
+    block: float | None = None
+    source = ""
+    if response.status_code in (429, 503):
+        block = parse_retry_after(headers.get("Retry-After"))
+        source = "retry-after"
+    if block is None and headers.get("X-RateLimit-Remaining", "").strip() == "0":
+        block = _reset_seconds(headers.get("X-RateLimit-Reset"))
+        source = "x-ratelimit"
+    if block is None:
+        params = dict(_PARAM.findall(headers.get("RateLimit", "")))
+        remaining = params.get("r") or params.get("remaining")
+        remaining = remaining or headers.get("RateLimit-Remaining", "").strip()
+        reset = params.get("t") or params.get("reset") or headers.get("RateLimit-Reset")
+        if remaining in ("0", "0.0"):
+            block = _reset_seconds(reset)
+            source = "ratelimit"
+    policy = dict(_PARAM.findall(headers.get("RateLimit-Policy", "")))
+    server_rate = None
+    if "q" in policy and "w" in policy and float(policy["w"]) > 0:
+        server_rate = float(policy["q"]) / float(policy["w"])
+    return Hints(block, source if block is not None else "", server_rate)
+
+
 @dataclass
 class _HostState:
     tat: float = 0.0  # theoretical arrival time of the next request
@@ -201,39 +242,17 @@ class RateLimiter:
             left = state.quota_until - self._waits.now()
             source = state.quota_source
         if left > 0:
-            resume_at = datetime.now(UTC) + timedelta(seconds=left)
-            raise QuotaExhaustedError(
-                method=method, url=url, host=host, resume_at=resume_at,
-                retry_in_s=left, source=source, status=429 if attempts else None,
-                attempts=attempts,
-            )  # fmt: skip
+            raise quota_error(host, left, source, method=method, url=url, attempts=attempts)
 
     def observe(self, host: str, response: Response) -> None:
         """Learn from a response's rate-limit headers."""
-        headers = response.headers
-        block: float | None = None
-        source = ""
-        if response.status_code in (429, 503):
-            block = parse_retry_after(headers.get("Retry-After"))
-            source = "retry-after"
-        if block is None and headers.get("X-RateLimit-Remaining", "").strip() == "0":
-            block = _reset_seconds(headers.get("X-RateLimit-Reset"))
-            source = "x-ratelimit"
-        if block is None:
-            params = dict(_PARAM.findall(headers.get("RateLimit", "")))
-            remaining = params.get("r") or params.get("remaining")
-            remaining = remaining or headers.get("RateLimit-Remaining", "").strip()
-            reset = params.get("t") or params.get("reset") or headers.get("RateLimit-Reset")
-            if remaining in ("0", "0.0"):
-                block = _reset_seconds(reset)
-                source = "ratelimit"
-        policy = dict(_PARAM.findall(headers.get("RateLimit-Policy", "")))
+        hint = read_hints(response)
         with self._lock:
             state = self._state(host)
-            if "q" in policy and "w" in policy and float(policy["w"]) > 0:
-                state.server_rate = float(policy["q"]) / float(policy["w"])
-            if block is not None:
-                self._block(host, state, block, source, status=response.status_code)
+            if hint.server_rate is not None:
+                state.server_rate = hint.server_rate
+            if hint.block_s is not None:
+                self._block(host, state, hint.block_s, hint.source, status=response.status_code)
 
     def hold(self, host: str, seconds: float, source: str) -> None:
         """Hold every request to ``host`` for ``seconds`` (capped), as a ``Retry-After`` would.
@@ -254,36 +273,68 @@ class RateLimiter:
 
         Beyond ``max_quota_wait_s`` the host's quota is marked spent instead.
         """
-        quota_wait = self.max_quota_wait_s
-        if quota_wait is not None and seconds > quota_wait:
+        if self.spends_quota(seconds):
             now = self._waits.now()
-            until = now + seconds
             already = state.quota_until > now
-            state.quota_until = max(state.quota_until, until)
+            state.quota_until = max(state.quota_until, now + seconds)
             state.quota_source = state.quota_source if already else source
             if not already:
-                self._metrics.incr(host, "quota_exhausted")
-                log.warning(
-                    "http.rate_limit.quota_exhausted",
-                    host=host,
-                    source=source,
-                    wait_s=round(seconds, 3),
-                    max_quota_wait_s=quota_wait,
-                    status=status,
-                )
+                quota_spent(self._metrics, host, source, seconds, self.max_quota_wait_s, status)
             return
         block = min(seconds, self.cap)
         until = self._waits.now() + block
         if until > state.blocked_until:
             state.blocked_until = until
-            self._metrics.incr(host, "server_hints")
-            log.info(
-                "http.rate_limit.server_hint",
-                host=host,
-                source=source,
-                block_s=round(block, 3),
-                status=status,
-            )
+            server_hint(self._metrics, host, source, block, status)
+
+    def spends_quota(self, seconds: float) -> bool:
+        """Whether a hint asking for ``seconds`` means the quota is spent (not waited out)."""
+        return self.max_quota_wait_s is not None and seconds > self.max_quota_wait_s
+
+
+def quota_error(
+    host: str, left: float, source: str, *, method: str, url: str, attempts: int
+) -> QuotaExhaustedError:
+    """The error for a request to ``host`` whose quota is spent for ``left`` more seconds.
+
+    ``attempts``: how many times the request was sent already.
+    """
+    return QuotaExhaustedError(
+        method=method, url=url, host=host,
+        resume_at=datetime.now(UTC) + timedelta(seconds=left), retry_in_s=left,
+        source=source, status=429 if attempts else None, attempts=attempts,
+    )  # fmt: skip
+
+
+def quota_spent(
+    metrics: HttpMetrics,
+    host: str,
+    source: str,
+    seconds: float,
+    max_quota_wait_s: float | None,
+    status: int | None,
+) -> None:
+    """Count and log a quota found spent (once per spell, by whoever learnt it)."""
+    metrics.incr(host, "quota_exhausted")
+    log.warning(
+        "http.rate_limit.quota_exhausted",
+        host=host,
+        source=source,
+        wait_s=round(seconds, 3),
+        max_quota_wait_s=max_quota_wait_s,
+        status=status,
+    )
+
+
+def server_hint(
+    metrics: HttpMetrics, host: str, source: str, block: float, status: int | None
+) -> None:
+    """Count and log a pause a server asked for (when it moves the host's block later)."""
+    metrics.incr(host, "server_hints")
+    log.info(
+        "http.rate_limit.server_hint", host=host, source=source, block_s=round(block, 3),
+        status=status,
+    )  # fmt: skip
 
 
 def _reset_seconds(value: str | None) -> float | None:

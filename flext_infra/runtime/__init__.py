@@ -3,6 +3,7 @@
 from flext_infra.runtime._plugin import (
     PluginRun,
     RuntimeSignals,
+    alert_degraded,
     current_run,
     current_settings,
     current_tally,
@@ -28,6 +29,7 @@ __all__ = [
     "PluginRun",
     "RuntimeSignals",
     "Terminated",
+    "alert_degraded",
     "current_run",
     "current_settings",
     "current_tally",

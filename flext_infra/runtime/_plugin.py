@@ -225,6 +225,31 @@ def _alert_failure(run: PluginRun, exc: BaseException) -> None:
     )
 
 
+def alert_degraded(service: str, message: str) -> None:
+    """A ``connectivity_failure`` alert (medium) from the running plugin: a service it
+    uses is unreachable and the run goes on without it (nothing outside a run).
+
+    The alert is filed under the service, not the plugin's pipeline, so the
+    run's own success does not resolve it: the service is still down.
+    """
+    run = current_run()
+    if run is None:
+        return
+    manager = run.container.try_resolve("alert_manager")
+    if manager.is_failure:
+        get_logger("flext.runtime").error(
+            "runtime.alert_unavailable", reason=manager.reason, error=manager.error
+        )
+        return
+    manager.unwrap().send_connectivity_alert(
+        service,
+        message,
+        context={"run_id": run.run_id, "job": run.pipeline},
+        pipeline_name=service,
+        severity="medium",
+    )
+
+
 def _resolve(run: PluginRun) -> None:
     if not run.resolve_on_success:
         return
