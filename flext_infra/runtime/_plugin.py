@@ -33,7 +33,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flext_infra._environment import Environment
 from flext_infra.container import Container, DisposeError
@@ -43,6 +43,9 @@ from flext_infra.runs import RunKind, StreamTally
 from flext_infra.runtime._recorder import HttpSnapshot, PluginRecorder, StreamsHook
 from flext_infra.runtime._signals import Terminated, stop_on_signals
 from flext_infra.settings import FlextSettings, load_settings
+
+if TYPE_CHECKING:
+    from flext_infra.alerts import AlertManager
 
 _INFO_FLAGS = frozenset({"--about", "--help", "--version"})
 _NOT_A_SYNC = _INFO_FLAGS | {"--discover", "--test"}
@@ -214,15 +217,21 @@ def _alert_failure(run: PluginRun, exc: BaseException) -> None:
     elif isinstance(exc, SystemExit):
         # Click exits with the code; the cause (if any) is the context.
         error = exc.__context__ or RuntimeError(f"exited with status {exc.code}")
+    manager = _alert_manager(run)
+    if manager is not None:
+        manager.send_pipeline_failure_alert(run.pipeline, error, context={"run_id": run.run_id})
+
+
+def _alert_manager(run: PluginRun) -> AlertManager | None:
+    """The run's ``alert_manager``, or ``None`` (logged) when it cannot be built."""
     manager = run.container.try_resolve("alert_manager")
     if manager.is_failure:
         get_logger("flext.runtime").error(
             "runtime.alert_unavailable", reason=manager.reason, error=manager.error
         )
-        return
-    manager.unwrap().send_pipeline_failure_alert(
-        run.pipeline, error, context={"run_id": run.run_id}
-    )
+        return None
+    resolved: AlertManager = manager.unwrap()
+    return resolved
 
 
 def alert_degraded(service: str, message: str) -> None:
@@ -233,15 +242,10 @@ def alert_degraded(service: str, message: str) -> None:
     run's own success does not resolve it: the service is still down.
     """
     run = current_run()
-    if run is None:
+    manager = None if run is None else _alert_manager(run)
+    if run is None or manager is None:
         return
-    manager = run.container.try_resolve("alert_manager")
-    if manager.is_failure:
-        get_logger("flext.runtime").error(
-            "runtime.alert_unavailable", reason=manager.reason, error=manager.error
-        )
-        return
-    manager.unwrap().send_connectivity_alert(
+    manager.send_connectivity_alert(
         service,
         message,
         context={"run_id": run.run_id, "job": run.pipeline},
