@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
+
+
+#: How a dialect wants a column on the columnar path: Arrow's native type, or
+#: the exact text the per-record path would bind (SQLite stores ISO text and
+#: decimal text).
+Form = Literal["native", "text"]
 
 
 class Kind(enum.StrEnum):

@@ -32,7 +32,7 @@ from target_flext_oracle._settings import SchemaChangePolicy, TargetSettings
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from target_flext_oracle.columnar import Form
+    from target_flext_oracle._logical import Form
 
 log = get_logger("target_flext_oracle.connector")
 

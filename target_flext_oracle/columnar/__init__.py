@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from target_flext_oracle.columnar._layout import ColumnSpec, Form, column_specs, supports
+from target_flext_oracle.columnar._layout import ColumnSpec, column_specs, supports
 
 if TYPE_CHECKING:
     from target_flext_oracle.columnar._decode import DecodedBatch, Refused, StreamDecoder
@@ -29,7 +29,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ColumnSpec",
     "DecodedBatch",
-    "Form",
     "Refused",
     "StreamDecoder",
     "column_specs",

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from target_flext_oracle._converters import make_converter
-from target_flext_oracle._logical import Kind, LogicalType
+from target_flext_oracle._logical import Form, Kind, LogicalType
 
 if TYPE_CHECKING:
     from target_flext_oracle._plan import TablePlan
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
 #: Default of a Raw field whose key is absent (a JSON value is never empty).
 RAW_MISSING = msgspec.Raw(b"")
-
-#: How a dialect wants a column: Arrow's native type, or the exact text the
-#: per-record path would bind (SQLite stores ISO text and decimal text).
-Form = Literal["native", "text"]
 
 _TYPED: dict[Kind, Any] = {Kind.INTEGER: int, Kind.BOOLEAN: bool}
 

@@ -30,7 +30,7 @@ from target_flext_oracle.connector import Adapter, BulkSession, Execute, FlextCo
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from target_flext_oracle.columnar import Form
+    from target_flext_oracle._logical import Form
 
 log = get_logger("target_flext_oracle.oracle")
 

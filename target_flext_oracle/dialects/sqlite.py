@@ -20,7 +20,7 @@ from target_flext_oracle.dialects._adbc import AdbcSession, sqlite_session
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from target_flext_oracle.columnar import Form
+    from target_flext_oracle._logical import Form
 
 # Values become what sqlite3 stores natively *here*, per column, instead of
 # sqlite3.register_adapter(), which would change every sqlite3 user in the process.
