@@ -292,7 +292,9 @@ def test_pipeline_counts_records_and_reports_each_stage_exit_code(tmp_path: Path
     assert result.ok
     assert result.records_out == 7
     assert result.first_record_s is not None
-    assert 0 <= result.first_record_s <= result.seconds
+    # Not bounded by result.seconds: the counter is its own process and may read seven
+    # lines only after both stages exited (seen on a loaded machine).
+    assert result.first_record_s >= 0
     assert [s.returncode for s in result.stages] == [0, 0]
     failing = run_pipeline(
         [Stage("fail", [sys.executable, "-c", "import sys; sys.exit('boom')"])],
