@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,6 +22,20 @@ from tests._seaweedfs import S3Server, seaweedfs
 S3_TEST_BUCKET = "flext-tests"
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C stops the test processes, whatever shell started pytest.
+
+    A non-interactive shell starts a background command (``make test &``, a CI
+    runner's ``cmd &``) with SIGINT ignored, and every child inherits that: a
+    server a test stops with SIGINT would never stop. With a handler installed
+    here, children start with SIGINT at its default again (exec resets
+    handled signals, not ignored ones), as they would from a terminal.
+    """
+    del config
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
