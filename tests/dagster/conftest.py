@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,16 @@ RULES = "config/validation/wms.yml"
 OP = "tap_flext_api_to_target_flext_oracle"
 
 clean_environment = pytest.fixture(autouse=True)(isolate_from_flext_environment)
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_kept() -> Iterator[None]:
+    """Dagster's in-process execution leaves SIGTERM mapped to SIGINT's handler
+    (``dagster._utils.interrupts``): put both back, so later tests' children start as usual."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @dataclass
