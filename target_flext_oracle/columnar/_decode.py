@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -38,6 +39,7 @@ _NULL_RAW = pa.scalar(b"null", pa.large_binary())
 _TS_UTC = pa.timestamp("us", "UTC")
 #: The decimal type tried first (most numbers fit; the exact one is worked out otherwise).
 _DECIMAL_FIRST_TRY = pa.decimal128(_MAX_DECIMAL_DIGITS, 9)
+_RECORD_OF = attrgetter("record")
 
 
 class Refused(Exception):
@@ -88,6 +90,8 @@ class StreamDecoder:
         record = record_struct(self.specs, self.keys, ignored)
         line: Any = line_struct(record)
         self._decode = msgspec.json.Decoder(list[line]).decode
+        #: One getter per planned field (the struct's ignored fields come after them).
+        self._getters = [attrgetter(f"f{i}") for i in range(len(self.specs))]
 
     def decode(self, lines: Sequence[bytes]) -> DecodedBatch:
         """Decode and check one batch of RECORD lines.
@@ -101,9 +105,10 @@ class StreamDecoder:
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise Refused(str(exc)) from None
         n = len(messages)
-        columns = list(
-            zip(*map(msgspec.structs.astuple, [m.record for m in messages]), strict=True)
-        )
+        # Column by column with C-level getters: no tuple per record (which also kept
+        # the garbage collector busy), and ignored fields are never touched.
+        records = list(map(_RECORD_OF, messages))
+        columns = [list(map(get, records)) for get in self._getters]
         for i in self._key_index:
             if not self.specs[i].raw and msgspec.UNSET in columns[i]:
                 raise Refused(f"a record is missing key property {self.specs[i].field!r}")
@@ -111,7 +116,7 @@ class StreamDecoder:
         reasons: dict[int, tuple[str, str]] = {}
         arrays: list[pa.Array] = []
         try:
-            for spec, values in zip(self.specs, columns, strict=False):
+            for spec, values in zip(self.specs, columns, strict=True):
                 arrays.append(self._column(spec, values, n, reasons))
         except (
             pa.ArrowInvalid,
