@@ -235,6 +235,31 @@ class FlextSink(SQLSink[FlextConnector]):
 
         return route
 
+    def lines_route(self, on_full: Callable[[], None]) -> Callable[[list[bytes], int], None]:
+        """:meth:`line_route` for a run of consecutive lines (the first one's number given).
+
+        The run is cut where a batch fills, so batches have the same bounds as
+        line by line.
+        """
+        lines = self._lines
+        numbers = self._line_numbers
+        limit = self._batch_limit
+
+        def route(run: list[bytes], first: int) -> None:
+            start, total = 0, len(run)
+            while start < total:
+                take = min(total - start, limit - len(lines))
+                if take == total:
+                    lines.extend(run)
+                else:
+                    lines.extend(run[start : start + take])
+                numbers.extend(range(first + start, first + start + take))
+                start += take
+                if len(lines) >= limit:
+                    on_full()
+
+        return route
+
     def _keep(self, entry: bytes | dict[str, Any], number: int) -> bool:
         self._lines.append(entry)
         self._line_numbers.append(number)

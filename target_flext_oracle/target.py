@@ -40,7 +40,7 @@ from flext_infra.runtime import (
 from target_flext_oracle._errors import TargetConfigError, TargetError
 from target_flext_oracle._loader import BatchLoader, LoadJob
 from target_flext_oracle._plan import TableRef
-from target_flext_oracle._reader import FastSingerReader, RawRoute
+from target_flext_oracle._reader import BulkRoute, FastSingerReader, RawRoute
 from target_flext_oracle._rejects import RejectSink
 from target_flext_oracle._sdk_adapter import SdkTargetAdapter
 from target_flext_oracle._settings import CONFIG_SCHEMA, LoadMethod
@@ -187,6 +187,7 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         """
         self._direct_sinks.clear()
         self._reader.raw_routes.clear()
+        self._reader.bulk_routes.clear()
         existing = self.active_sink(stream_name)
         if schema is not None:
             if existing is not None and existing.current_size:
@@ -223,6 +224,7 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
         self._direct_sinks[stream_name] = sink
         name = msgspec.json.encode(stream_name)[1:-1]
         self._reader.raw_routes[name] = self._raw_route(sink)
+        self._reader.bulk_routes[name] = self._bulk_route(sink)
         log.info("target.stream_columnar", stream=stream_name)
 
     def _raw_route(self, sink: FlextSink) -> RawRoute:
@@ -239,6 +241,25 @@ class TargetFlextOracle(RuntimeSignals, SdkTargetAdapter):
             keep(line, number)
             countdown -= 1
             if not countdown:
+                countdown = _AGE_CHECK_EVERY
+                self._check_record_age()
+
+        return route
+
+    def _bulk_route(self, sink: FlextSink) -> BulkRoute:
+        countdown = _AGE_CHECK_EVERY
+
+        def on_full() -> None:
+            self.drain_one(sink)
+
+        keep = sink.lines_route(on_full)
+
+        def route(lines: list[bytes], first: int) -> None:
+            # As _raw_route: the age and stall rules once a thousand lines have passed.
+            nonlocal countdown
+            keep(lines, first)
+            countdown -= len(lines)
+            if countdown <= 0:
                 countdown = _AGE_CHECK_EVERY
                 self._check_record_age()
 

@@ -261,3 +261,52 @@ def test_record_lines_in_other_layouts_load_the_same(kind: str, tmp_path: Path) 
     per_record, columnar = _both(kind, tmp_path, text)
     assert columnar == per_record
     assert [r[0] for r in columnar[0]["t"]] == [1, 2, 3, 4]
+
+
+class _Trickle(io.BytesIO):
+    """Binary input handed over at most ``size`` bytes per ``read1``, as a slow pipe does."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        super().__init__(data)
+        self.size = size
+
+    def read1(self, n: int = -1) -> bytes:
+        return super().read1(self.size if n < 0 else min(n, self.size))
+
+
+@pytest.mark.parametrize("kind", DBS)
+@pytest.mark.parametrize("size", [1, 97, 1 << 20])
+def test_input_read_in_blocks_of_any_size_loads_as_line_by_line(
+    kind: str, size: int, tmp_path: Path
+) -> None:
+    """Lines cut anywhere by the blocks, two streams interleaved, STATE between, a blank
+    line and a last line without a newline: the same tables, rejects, STATE and batches."""
+    t_records = [rec("t", {"id": i, "qty": i, "name": f"n{i}"}) for i in range(1, 121)]
+    u_records = [rec("u", {"id": i, "qty": -i}) for i in range(1, 41)]
+    t_records[60] = rec("t", {"id": 61, "name": "much too long"})
+    messages: list[Any] = [schema_msg("t", ITEM, ["id"]), *t_records[:50], state({"at": 50})]
+    messages += [schema_msg("u", ITEM, ["id"])]
+    for i in range(40):  # interleaved: runs of two t lines, then one u line
+        messages += [*t_records[50 + 2 * i : 52 + 2 * i], u_records[i]]
+    messages += [*t_records[130:], state({"at": "end"})]
+    text = singer(*messages).replace("\n", "\n\n", 1).rstrip("\n")
+    results = []
+    for columnar, source in ((False, None), (True, size)):
+        where = tmp_path / f"{columnar}-{uuid.uuid4().hex[:6]}"
+        where.mkdir()
+        with _database(kind, where) as (base, engine, schema):
+            config = {**base, "batch_size_rows": 30, "columnar": columnar}
+            target = TargetFlextOracle(config=config)
+            out = io.StringIO()
+            data = text.encode()
+            try:
+                with contextlib.redirect_stdout(out):
+                    target.listen(io.StringIO(text) if source is None else _Trickle(data, source))
+            finally:
+                target.close()
+            results.append((_tables(engine, schema), _rejects(config), out.getvalue()))
+    assert results[1] == results[0]
+    tables, rejects, states = results[1]
+    assert len(tables["t"]) == 119 and len(tables["u"]) == 40
+    assert len(rejects) == 1 and '"input line 70: ' in rejects[0]
+    assert states.splitlines() == ['{"at": 50}', '{"at": "end"}']
