@@ -89,7 +89,7 @@ class StreamDecoder:
         self._key_index = [next(i for i, s in enumerate(specs) if s.field == k) for k in keys]
         record = record_struct(self.specs, self.keys, ignored)
         line: Any = line_struct(record)
-        self._decode = msgspec.json.Decoder(list[line]).decode
+        self._decode_lines = msgspec.json.Decoder(line).decode_lines
         #: One getter per planned field (the struct's ignored fields come after them).
         self._getters = [attrgetter(f"f{i}") for i in range(len(self.specs))]
 
@@ -101,10 +101,13 @@ class StreamDecoder:
         """
         started = time.perf_counter()
         try:
-            messages = self._decode(b"[" + b",".join(lines) + b"]")
+            # Newline-delimited: one join, no copy into a JSON array.
+            messages = self._decode_lines(b"\n".join(lines))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise Refused(str(exc)) from None
         n = len(messages)
+        if n != len(lines):  # decode_lines takes two values on one line
+            raise Refused("a line holds more than one JSON value")
         # Column by column with C-level getters: no tuple per record (which also kept
         # the garbage collector busy), and ignored fields are never touched.
         records = list(map(_RECORD_OF, messages))
@@ -170,9 +173,11 @@ class StreamDecoder:
             return pc.cast(arr, pa.int64()) if spec.form == "text" else arr
         if kind is Kind.INTEGER:
             return arr
-        text = self._unquote(spec, arr, reasons)
+        text, converted = self._unquote(spec, arr, reasons)
         if kind is Kind.STRING:
-            return self._string(spec, text, reasons).cast(pa.string())
+            # A JSON string holds no raw control character (msgspec refuses the line):
+            # a NUL can only come from an escape, in a value _unquote converted.
+            return self._string(spec, text, reasons, nul=converted).cast(pa.string())
         if kind is Kind.TIMESTAMP:
             return self._timestamp(spec, text, reasons)
         if kind is Kind.DATE:
@@ -183,8 +188,10 @@ class StreamDecoder:
 
     def _unquote(
         self, spec: ColumnSpec, raw: pa.Array, reasons: dict[int, tuple[str, str]]
-    ) -> pa.Array:
+    ) -> tuple[pa.Array, bool]:
         """JSON strings as text: sliced out where they have no escapes, else decoded.
+
+        Returns the text and whether any value was decoded or converted.
 
         A value that is not a JSON string goes to the per-record converter, which
         rejects it (or, for text in lenient mode, coerces it).
@@ -198,13 +205,22 @@ class StreamDecoder:
             value = _value_decoder.decode(raw_value)
             return value if type(value) is str else _as_text(spec.convert(value))
 
-        return self._replace(inner, slow, raw, decoded, spec, reasons)
+        text = self._replace(inner, slow, raw, decoded, spec, reasons)
+        return text, text is not inner
 
     def _string(
-        self, spec: ColumnSpec, arr: pa.Array, reasons: dict[int, tuple[str, str]]
+        self,
+        spec: ColumnSpec,
+        arr: pa.Array,
+        reasons: dict[int, tuple[str, str]],
+        *,
+        nul: bool = True,
     ) -> pa.Array:
-        nul = pc.fill_null(pc.match_substring(arr, "\x00"), False)
-        self._reject_where(nul, spec.field, "string contains a NUL character (\\x00)", reasons)
+        if nul:
+            found = pc.fill_null(pc.match_substring(arr, "\x00"), False)
+            self._reject_where(
+                found, spec.field, "string contains a NUL character (\\x00)", reasons
+            )
         if spec.max_length is not None:
             lengths = pc.utf8_length(arr)
             over = pc.fill_null(pc.greater(lengths, spec.max_length), False)

@@ -310,3 +310,17 @@ def test_input_read_in_blocks_of_any_size_loads_as_line_by_line(
     assert len(tables["t"]) == 119 and len(tables["u"]) == 40
     assert len(rejects) == 1 and '"input line 70: ' in rejects[0]
     assert states.splitlines() == ['{"at": 50}', '{"at": "end"}']
+
+
+@pytest.mark.parametrize("kind", DBS)
+def test_a_line_with_two_records_fails_as_on_the_per_record_path(kind: str, tmp_path: Path) -> None:
+    """Two JSON values on one RECORD line: the columnar batch is refused, and the run ends
+    with the per-record path's error and rows (newline-delimited decoding would take both)."""
+    records = [
+        json.dumps(rec("t", {"id": i, "qty": i}), separators=(",", ":")) for i in range(1, 41)
+    ]
+    records[20] += " " + records[21]
+    text = "\n".join([json.dumps(schema_msg("t", ITEM, ["id"])), *records]) + "\n"
+    per_record, columnar = _both(kind, tmp_path, text, batch_size_rows=100, columnar_min_rows=1)
+    assert per_record[3] is not None and "input line 22" in per_record[3]
+    assert columnar == per_record
