@@ -223,11 +223,7 @@ class RateLimiter:
         self.check(host, method=method, url=url)
         wait = self.reserve(host)
         if wait > 0:
-            self._metrics.incr(host, "rate_limit_waits")
-            self._metrics.add(host, "rate_limit_wait_s", wait)
-            # Debug: with a configured rate this fires on most requests.
-            log.debug("http.rate_limit.wait", host=host, wait_s=round(wait, 3), url=url)
-            self._waits.sleep(wait, cancel)
+            sleep_for_slot(self._waits, self._metrics, host, wait, url, cancel)
         return wait
 
     def check(self, host: str, *, method: str = "GET", url: str = "", attempts: int = 0) -> None:
@@ -290,6 +286,26 @@ class RateLimiter:
     def spends_quota(self, seconds: float) -> bool:
         """Whether a hint asking for ``seconds`` means the quota is spent (not waited out)."""
         return self.max_quota_wait_s is not None and seconds > self.max_quota_wait_s
+
+
+def sleep_for_slot(
+    waits: Waits,
+    metrics: HttpMetrics,
+    host: str,
+    seconds: float,
+    url: str,
+    cancel: threading.Event | None,
+) -> None:
+    """Count, log and wait out the ``seconds`` until a request's slot.
+
+    Raises:
+        Cancelled: ``cancel`` was set while waiting.
+    """
+    metrics.incr(host, "rate_limit_waits")
+    metrics.add(host, "rate_limit_wait_s", seconds)
+    # Debug: with a configured rate this fires on most requests.
+    log.debug("http.rate_limit.wait", host=host, wait_s=round(seconds, 3), url=url)
+    waits.sleep(seconds, cancel)
 
 
 def quota_error(

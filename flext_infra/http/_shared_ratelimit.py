@@ -37,6 +37,7 @@ from flext_infra.http._ratelimit import (
     quota_spent,
     read_hints,
     server_hint,
+    sleep_for_slot,
 )
 from flext_infra.observability import redact
 from flext_infra.redis import connect, rate_limit_namespace, safe_redis_url
@@ -236,10 +237,7 @@ class RedisRateGovernor:
                 raise quota_error(host, seconds, source, method=method, url=url, attempts=0)
             if seconds <= 0:
                 return waited
-            self._metrics.incr(host, "rate_limit_waits")
-            self._metrics.add(host, "rate_limit_wait_s", seconds)
-            log.debug("http.rate_limit.wait", host=host, wait_s=round(seconds, 3), url=url)
-            self._waits.sleep(seconds, cancel)
+            sleep_for_slot(self._waits, self._metrics, host, seconds, url, cancel)
             waited += seconds
             if self._waits.zero_waits:  # the test clock: Redis's time did not move
                 return waited
