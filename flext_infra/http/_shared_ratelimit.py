@@ -85,11 +85,11 @@ return {'wait', string.format('%.6f', start - now), ''}
 _BLOCK = (
     _NOW
     + """
-local untill = now + tonumber(ARGV[1])
+local till = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[2])) or 0
 local moved = 0
-if untill > current then
-  redis.call('HSET', KEYS[1], ARGV[2], string.format('%.6f', untill))
+if till > current then
+  redis.call('HSET', KEYS[1], ARGV[2], string.format("%.6f", till))
   moved = 1
   if current > now then moved = 2 end
   if ARGV[2] == 'quota' and moved == 1 then
