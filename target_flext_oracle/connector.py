@@ -538,11 +538,23 @@ class FlextConnector(SQLConnector):
         """How the bulk path wants a column of ``kind``: Arrow's type, or the per-record text."""
         return "native"
 
+    @contextlib.contextmanager
     def bulk_transaction(
         self, on_commit: Callable[[], object] | None = None
-    ) -> contextlib.AbstractContextManager[BulkSession]:
+    ) -> Iterator[BulkSession]:
         """One transaction on the bulk connection: committed when the block ends, then
-        ``on_commit`` (the run ledger's count), rolled back on any exception."""
+        ``on_commit`` (the run ledger's count), rolled back on any exception.
+
+        The connection is :meth:`open_bulk_session`'s, opened on the first batch and
+        kept for the run (closed by :meth:`dispose`).
+        """
+        if self._bulk is None:
+            self._bulk = self.open_bulk_session()
+        with self._bulk.transaction(on_commit) as tx:
+            yield tx
+
+    def open_bulk_session(self) -> Any:
+        """The run's bulk connection (an ADBC session on PostgreSQL and SQLite)."""
         raise NotImplementedError
 
     def cancel_bulk(self) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -111,19 +109,12 @@ class PostgresConnector(FlextConnector):
 
     # --- the columnar path: binary COPY through ADBC ------------------------------------
 
-    @contextlib.contextmanager
-    def bulk_transaction(
-        self, on_commit: Callable[[], object] | None = None
-    ) -> Iterator[BulkSession]:
-        """One transaction on the run's ADBC connection (binary COPY)."""
-        if self._bulk is None:
-            url = self.settings.connection.url
-            if url is None:  # pragma: no cover - a PostgreSQL spec always has a URL
-                raise ValueError("no URL")
-            self._bulk = postgres_session(url)
-        session: AdbcSession = self._bulk
-        with session.transaction(on_commit) as tx:
-            yield tx
+    def open_bulk_session(self) -> AdbcSession:
+        """The run's ADBC connection (binary COPY)."""
+        url = self.settings.connection.url
+        if url is None:  # pragma: no cover - a PostgreSQL spec always has a URL
+            raise ValueError("no URL")
+        return postgres_session(url)
 
     def cancel_bulk(self) -> None:
         """Cancel the COPY in progress (``PQcancel`` through ADBC)."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -129,20 +127,13 @@ class SqliteConnector(FlextConnector):
         """What sqlite3 stores for the per-record path: text for all but integers and strings."""
         return "native" if kind in {Kind.INTEGER, Kind.STRING, Kind.TIME} else "text"
 
-    @contextlib.contextmanager
-    def bulk_transaction(
-        self, on_commit: Callable[[], object] | None = None
-    ) -> Iterator[BulkSession]:
-        """One transaction on the run's ADBC SQLite connection."""
-        if self._bulk is None:
-            url = self.settings.connection.url
-            database = sa.engine.make_url(url).database if url else None
-            if not database:  # pragma: no cover - the target always loads into a file
-                raise ValueError("no SQLite file")
-            self._bulk = sqlite_session(database)
-        session: AdbcSession = self._bulk
-        with session.transaction(on_commit) as tx:
-            yield tx
+    def open_bulk_session(self) -> AdbcSession:
+        """The run's ADBC SQLite connection."""
+        url = self.settings.connection.url
+        database = sa.engine.make_url(url).database if url else None
+        if not database:  # pragma: no cover - the target always loads into a file
+            raise ValueError("no SQLite file")
+        return sqlite_session(database)
 
     def load_arrow(
         self, session: BulkSession, ref: TableRef, plan: TablePlan, data: pa.Table, *, upsert: bool
