@@ -495,13 +495,7 @@ class PaginationGuard:
                 token was already used.
             MaxPagesExceededError: the cap was reached with ``on_max_pages="fail"``.
         """
-        self.pages += 1
-        seen = _identity(page)
-        if page.records and self._previous is not None and seen == self._previous:
-            raise PaginationLoopError(
-                self.stream, page.url, "page body identical to the previous page"
-            )
-        self._previous = seen
+        self.check_known(page)
         if following is None:
             return None
         key = following.key()
@@ -540,7 +534,8 @@ class PaginationGuard:
         return known
 
     def check_known(self, page: Page) -> None:
-        """Check a page announced by :meth:`plan`: not a copy of the page before it.
+        """Count a page and check it is not a copy of the page before it (every page
+        :meth:`next` sees, and those :meth:`plan` announced).
 
         Raises:
             PaginationLoopError: the body repeats the previous page's.
