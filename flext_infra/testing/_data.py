@@ -494,14 +494,23 @@ class Table:
         The records keep their revision and ``mod_ts``; returns the ids.
         """
         with self.lock:
-            chosen = sorted(set(ids))
-            bad = [i for i in chosen if not 1 <= i <= self.count]
-            if bad:
-                raise KeyError(f"{self.spec.name}: no record with id {bad[0]}")
+            chosen = self._existing(ids)
             for rid in chosen:
                 self.patches.setdefault(rid, {}).update(values)
             self.version += 1
             return chosen
+
+    def _existing(self, ids: Iterable[int]) -> list[int]:
+        """``ids`` sorted without repeats (lock held).
+
+        Raises:
+            KeyError: an id names no record.
+        """
+        chosen = sorted(set(ids))
+        bad = [i for i in chosen if not 1 <= i <= self.count]
+        if bad:
+            raise KeyError(f"{self.spec.name}: no record with id {bad[0]}")
+        return chosen
 
     def record(self, rid: int, ctx: RecordContext) -> dict[str, Any]:
         """The record with id ``rid`` as it is now."""
@@ -517,10 +526,7 @@ class Table:
         ties), which ``modify`` never produces; ``mod_ts`` may move backwards here.
         """
         with self.lock:
-            chosen = sorted(set(ids))
-            bad = [i for i in chosen if not 1 <= i <= self.count]
-            if bad:
-                raise KeyError(f"{self.spec.name}: no record with id {bad[0]}")
+            chosen = self._existing(ids)
             for rid in chosen:
                 self.rev[rid] += 1
                 self.mod_us[rid] = mod_us

@@ -57,8 +57,9 @@ def source_index(api: SampleApi, entity: str) -> dict[int, tuple[str, Any]]:
     return out
 
 
-def source_covered(api: SampleApi, entity: str, bookmark: str) -> int:
-    """How many source records have ``mod_ts <= bookmark``; they are exactly ids 1..n.
+def source_covered(api: SampleApi, entity: str, bookmark: str, *, inclusive: bool = True) -> int:
+    """How many source records have ``mod_ts <= bookmark`` (``<`` unless ``inclusive``);
+    they are exactly ids 1..n.
 
     The sample API's initial records have ``mod_ts`` increasing with ``id``; the
     answer's newest id equalling the count checks that here rather than assuming it.
@@ -66,7 +67,11 @@ def source_covered(api: SampleApi, entity: str, bookmark: str) -> int:
     with api_client(api) as client:
         response = client.get(
             f"{WMS_PREFIX}{entity}/",
-            params={"mod_ts__lte": bookmark, "ordering": "-id", "page_size": "1"},
+            params={
+                "mod_ts__lte" if inclusive else "mod_ts__lt": bookmark,
+                "ordering": "-id",
+                "page_size": "1",
+            },
         )
     if response.status_code == 404:  # LGF: a filter matching nothing answers 404
         return 0

@@ -18,16 +18,16 @@ import random
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from flext_infra.testing import WMS_PREFIX, SampleApi
+from flext_infra.testing import SampleApi
 from tests.reliability._checks import (
     PASSWORD,
     USER,
     Table,
     assert_table_equals_source,
     bookmark_of,
+    source_covered,
     source_index,
 )
 from tests.reliability._pipeline import KillPoint, run_pipeline
@@ -71,22 +71,6 @@ def _tap_config(api: SampleApi) -> dict[str, Any]:
     }
 
 
-def _below(api: SampleApi, entity: str, bookmark: str) -> int:
-    """How many source records have ``mod_ts`` strictly below ``bookmark`` (ids 1..n)."""
-    with httpx.Client(base_url=api.base_url, auth=(USER, PASSWORD), timeout=60) as client:
-        response = client.get(
-            f"{WMS_PREFIX}{entity}/",
-            params={"mod_ts__lt": bookmark, "ordering": "-id", "page_size": "1"},
-        )
-    if response.status_code == 404:
-        return 0
-    response.raise_for_status()
-    body = response.json()
-    count = int(body["result_count"])
-    assert count == 0 or body["results"][0]["id"] == count, "ids 1..n are not the oldest n"
-    return count
-
-
 def _assert_states_covered(
     api: SampleApi, url: str, schema: str | None, states: Any, where: str
 ) -> None:
@@ -96,7 +80,7 @@ def _assert_states_covered(
             mark = bookmark_of(state, entity)
             if mark is None:
                 continue
-            n = _below(api, entity, mark)
+            n = source_covered(api, entity, mark, inclusive=False)
             with Table(url, schema, entity) as table:
                 have = table.ids_up_to(n)
             assert have == n, (
@@ -116,7 +100,12 @@ def _chain(tmp_path: Path, url: str | None, schema: str | None, seed: int) -> No
         kills = 0
         for step in range(1, KILLS + 1):
             left = sum(
-                RECORDS - (_below(api, e, mark) if (mark := bookmark_of(state, e)) else 0)
+                RECORDS
+                - (
+                    source_covered(api, e, mark, inclusive=False)
+                    if (mark := bookmark_of(state, e))
+                    else 0
+                )
                 for e in ENTITIES
             )
             if left <= 0:
